@@ -1,0 +1,59 @@
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
+STAMP := $(VENV)/.installed
+
+# Passed through to scripts/ci_checks.sh, e.g. `make test PYTEST_WORKERS=0 PYTEST_ARGS='-k cards'`.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+export PYTEST_WORKERS PYTEST_ARGS
+
+.PHONY: help install run test bench lint fmt services-shell clean
+
+help:
+	@echo "make run             set up .env and the SQLite DB, seed demo data, start http://127.0.0.1:8000"
+	@echo "make test            lint + migration check + pytest against private PostgreSQL and Redis"
+	@echo "make bench           run bench/run.py against private PostgreSQL and Redis"
+	@echo "make lint | fmt      ruff check / ruff format"
+	@echo "make services-shell  a shell with the private PostgreSQL and Redis running"
+	@echo "make clean           remove .venv, db.sqlite3 and var/"
+
+install: $(STAMP)
+
+# Reinstall only when the pinned requirements change.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+run: install
+	$(PY) scripts/write_env.py
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_mcc
+	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	scripts/with_services.sh scripts/ci_checks.sh
+
+bench: install
+	scripts/with_services.sh $(PY) bench/run.py
+
+lint: install
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+fmt: install
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+services-shell:
+	scripts/with_services.sh bash
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var/

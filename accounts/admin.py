@@ -1,0 +1,357 @@
+"""Operator console for accounts, their users, addresses and settings.
+
+PII (tax ids, phone numbers, street lines, birth dates) is encrypted at rest and never shown in
+lists: lists show the last four characters, or the city and country of an address.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.contenttypes.admin import GenericStackedInline
+from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
+
+from accounts.models import Account, AccountSetting, Address, User
+from accounts.settings_registry import REGISTRY
+from core.admin import (
+    RECORD_FIELDSET,
+    BusinessInlineMixin,
+    BusinessModelAdmin,
+    BusinessModelForm,
+    DeletedFilter,
+    highlight_deleted,
+)
+
+
+def _last_four(value: str) -> str:
+    return f"•••• {value}" if value else ""
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+
+class _FloatAsTextDecoder(json.JSONDecoder):
+    # Money settings are decimals: a typed 12.50 stays the text "12.50", never a float.
+    def __init__(self, *args, **kwargs):
+        kwargs["parse_float"] = str
+        super().__init__(*args, **kwargs)
+
+
+class SettingValueField(forms.JSONField):
+    """A setting value typed as JSON (true, 15, 12.50); input that is not JSON is plain text."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("decoder", _FloatAsTextDecoder)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            return value.strip()
+
+
+_TYPE_HINTS = {
+    bool: "true or false",
+    int: "a whole number",
+    Decimal: "an amount, e.g. 250.00",
+    str: "text",
+}
+
+
+def _known_settings_help() -> str:
+    items = format_html_join(
+        "",
+        "<li><code>{}</code>: {} (default {}). {}</li>",
+        (
+            (
+                spec.key,
+                _TYPE_HINTS.get(spec.type, spec.type.__name__),
+                json.dumps(
+                    str(spec.default) if isinstance(spec.default, Decimal) else spec.default
+                ),
+                spec.description,
+            )
+            for spec in sorted(REGISTRY.values(), key=lambda spec: spec.key)
+        ),
+    )
+    return format_html("Known settings:<ul>{}</ul>", items)
+
+
+class AccountSettingForm(BusinessModelForm):
+    """The key and value are checked by accounts.settings_registry (AccountSetting.clean)."""
+
+    value = SettingValueField(
+        widget=forms.TextInput(attrs={"size": 30}), help_text=_known_settings_help()
+    )
+    constraint_messages = {
+        "account_settings_account_key_uniq": (
+            "This account already has this setting; change that setting instead."
+        ),
+    }
+
+    class Meta:
+        model = AccountSetting
+        fields = ("account", "key", "value")
+        help_texts = {"key": "One of the known settings listed under the value."}
+
+
+class AccountSettingInline(BusinessInlineMixin, admin.TabularInline):
+    model = AccountSetting
+    form = AccountSettingForm
+    fields = ("key", "value")
+
+
+@admin.register(AccountSetting)
+class AccountSettingAdmin(BusinessModelAdmin):
+    form = AccountSettingForm
+    list_display = (highlight_deleted, "account", "updated_at")
+    list_select_related = ("account",)
+    list_filter = (DeletedFilter, "key")
+    search_fields = ("^key", "^account__name")
+    autocomplete_fields = ("account",)
+    change_readonly_fields = ("account",)
+    fieldsets = ((None, {"fields": ("account", "key", "value")}), RECORD_FIELDSET)
+
+
+# --- Addresses ---------------------------------------------------------------------------------
+
+
+class AddressForm(BusinessModelForm):
+    constraint_messages = {
+        "addresses_one_primary_per_owner_type": (
+            "The owner already has a primary address of this type; make that one non-primary first."
+        ),
+    }
+
+    class Meta:
+        model = Address
+        fields = "__all__"
+
+
+class AddressInlineFormSet(BaseGenericInlineFormSet):
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        # Address.clean checks the owner and derives the tenant from it, so new rows need
+        # their owner before validation, not only when they are saved.
+        form.instance.owner = self.instance
+        return form
+
+    def clean(self):
+        super().clean()
+        primary_types = [
+            form.cleaned_data["address_type"]
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("is_primary")
+            and form.cleaned_data.get("address_type")
+        ]
+        if len(primary_types) != len(set(primary_types)):
+            raise ValidationError("Only one address of each type can be primary.")
+
+
+class AddressInline(BusinessInlineMixin, GenericStackedInline):
+    model = Address
+    form = AddressForm
+    formset = AddressInlineFormSet
+    ct_field = "owner_type"
+    ct_fk_field = "owner_id"
+    fields = (
+        ("address_type", "is_primary"),
+        "line1",
+        "line2",
+        ("city", "region"),
+        ("postal_code", "country"),
+    )
+
+
+@admin.register(Address)
+class AddressAdmin(BusinessModelAdmin):
+    form = AddressForm
+    # No street lines here: they are PII. City and country locate an address well enough.
+    list_display = (
+        highlight_deleted,
+        "owner_display",
+        "account",
+        "address_type",
+        "is_primary",
+        "city",
+        "country",
+    )
+    list_select_related = ("account",)
+    list_filter = (DeletedFilter, "address_type", "is_primary", "country")
+    search_fields = ("=token", "^postal_code", "^city", "^account__name")
+    search_help_text = "Exact token, or the start of a postal code, city or account name."
+    readonly_fields = ("account", *BusinessModelAdmin.readonly_fields)
+    change_readonly_fields = ("owner_type", "owner_id")
+    fieldsets = (
+        (None, {"fields": (("owner_type", "owner_id"), "account")}),
+        (
+            "Address",
+            {
+                "fields": (
+                    ("address_type", "is_primary"),
+                    "line1",
+                    "line2",
+                    ("city", "region"),
+                    ("postal_code", "country"),
+                )
+            },
+        ),
+        RECORD_FIELDSET,
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("owner")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner_type":
+            owner_types = ContentType.objects.get_for_models(Account, User).values()
+            kwargs["queryset"] = ContentType.objects.filter(pk__in=[ct.pk for ct in owner_types])
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="owner")
+    def owner_display(self, obj) -> str:
+        owner = obj.owner
+        if owner is None:
+            return ""
+        return f"{owner._meta.verbose_name.capitalize()}: {owner}"
+
+
+# --- Accounts ----------------------------------------------------------------------------------
+
+
+@admin.register(Account)
+class AccountAdmin(BusinessModelAdmin):
+    list_display = (
+        highlight_deleted,
+        "status",
+        "balance",
+        "currency",
+        "tax_id_masked",
+        "lithic_account_token",
+        "created_at",
+    )
+    list_filter = (DeletedFilter, "status", "currency")
+    # `=tax_id` matches a whole tax id through its blind index (core.admin.IndexedSearchMixin).
+    search_fields = ("^name", "=token", "=lithic_account_token", "=tax_id")
+    search_help_text = "Start of the name, or an exact token, Lithic account token or tax id."
+    readonly_fields = ("balance", "lithic_account_token", *BusinessModelAdmin.readonly_fields)
+    change_readonly_fields = ("currency",)
+    fieldsets = (
+        (None, {"fields": ("name", "status", "tax_id")}),
+        ("Money", {"fields": ("balance", "currency")}),
+        ("Lithic", {"fields": ("lithic_account_token",)}),
+        RECORD_FIELDSET,
+    )
+
+    def get_inlines(self, request, obj):
+        # Addresses hang off a saved owner (a generic relation), so they come after creation.
+        if obj is None:
+            return (AccountSettingInline,)
+        return (AccountSettingInline, AddressInline)
+
+    @admin.display(description="tax id")
+    def tax_id_masked(self, obj) -> str:
+        return _last_four(obj.tax_id_last_four)
+
+
+# --- Users -------------------------------------------------------------------------------------
+
+
+class UserChangeForm(auth_forms.UserChangeForm):
+    class Meta(auth_forms.UserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+        field_classes = {}
+
+
+class UserCreationForm(auth_forms.AdminUserCreationForm):
+    """Django's admin creation form (password1/password2), for a user who logs in by email."""
+
+    class Meta(auth_forms.AdminUserCreationForm.Meta):
+        model = User
+        fields = ("email", "account", "role", "is_staff", "first_name", "last_name")
+        field_classes = {}
+
+
+@admin.register(User)
+class UserAdmin(BusinessModelAdmin, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = (
+        highlight_deleted,
+        "full_name",
+        "account",
+        "role",
+        "phone_masked",
+        "is_staff",
+        "is_active",
+        "last_login",
+    )
+    list_select_related = ("account",)
+    list_filter = (DeletedFilter, "role", "is_staff", "is_superuser", "is_active")
+    search_fields = ("^email", "=token", "^last_name")
+    search_help_text = "Start of the email or last name, or an exact token."
+    ordering = ("email",)
+    autocomplete_fields = ("account",)
+    readonly_fields = ("last_login", "date_joined", *BusinessModelAdmin.readonly_fields)
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Customer", {"fields": ("account", "role")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "phone", "date_of_birth")}),
+        (
+            "Permissions",
+            {
+                "fields": (
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        RECORD_FIELDSET,
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "email",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+        ("Customer", {"fields": ("account", "role")}),
+        ("Operator", {"fields": ("is_staff",)}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+    )
+
+    def get_inlines(self, request, obj):
+        # Only customer users (with an account) have addresses.
+        if obj is not None and obj.account_id is not None:
+            return (AddressInline,)
+        return ()
+
+    @admin.display(description="name", ordering="last_name")
+    def full_name(self, obj) -> str:
+        return f"{obj.first_name} {obj.last_name}".strip()
+
+    @admin.display(description="phone")
+    def phone_masked(self, obj) -> str:
+        return _last_four(obj.phone_last_four)

@@ -1,0 +1,287 @@
+"""The tenant (Account), its people (User), generic addresses and typed settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.encryption import (
+    BlindIndexField,
+    EncryptedCharField,
+    EncryptedDateField,
+    blind_index_filter,
+)
+from core.history import AuditedAllManager, AuditedDeletedManager, AuditedManager, audited_history
+from core.models import LIVE, BusinessModel
+
+CURRENCY_CHECK = Q(currency__regex=r"^[A-Z]{3}$")
+
+
+class Account(BusinessModel):
+    """A business customer: the tenant every customer-owned row belongs to."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "ACTIVE", "Active"
+        PAUSED = "PAUSED", "Paused"
+        CLOSED = "CLOSED", "Closed"
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    currency = models.CharField(max_length=3, default="USD")
+    lithic_account_token = models.UUIDField(null=True, blank=True)
+    tax_id = EncryptedCharField(max_length=32, blank=True, default="")
+    tax_id_index = BlindIndexField(source="tax_id")
+
+    addresses = GenericRelation(
+        "accounts.Address",
+        content_type_field="owner_type",
+        object_id_field="owner_id",
+        related_query_name="account_owner",
+    )
+    history = audited_history("accounts_history")
+
+    class Meta:
+        db_table = "accounts"
+        ordering = ("name", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["ACTIVE", "PAUSED", "CLOSED"]), name="accounts_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="accounts_balance_gte_0"),
+            models.CheckConstraint(condition=CURRENCY_CHECK, name="accounts_currency_iso4217"),
+            # External identities stay unique across soft-deleted rows too: one Lithic account
+            # maps to exactly one row, ever.
+            models.UniqueConstraint(
+                fields=["lithic_account_token"],
+                condition=Q(lithic_account_token__isnull=False),
+                name="accounts_lithic_account_token_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tax_id_last_four(self) -> str:
+        return self.tax_id[-4:] if self.tax_id else ""
+
+    @classmethod
+    def tax_id_lookup(cls, tax_id: str) -> dict:
+        return blind_index_filter("tax_id_index", tax_id)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    USER = "user", "User"
+    ANALYST = "analyst", "Analyst"
+
+
+class UserManager(AuditedManager, BaseUserManager):
+    use_in_migrations = False
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save()
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(BusinessModel, AbstractBaseUser, PermissionsMixin):
+    """A person: a customer's user (with an account and a role) or an operator (staff)."""
+
+    email = models.EmailField(max_length=254)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.USER)
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    phone = EncryptedCharField(max_length=32, blank=True, default="")
+    date_of_birth = EncryptedDateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log in to the operator console.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    addresses = GenericRelation(
+        "accounts.Address",
+        content_type_field="owner_type",
+        object_id_field="owner_id",
+        related_query_name="user_owner",
+    )
+    # The password hash never goes into history rows.
+    history = audited_history("users_history", excluded_fields=["password", "last_login"])
+
+    objects = UserManager()
+    all_objects = AuditedAllManager()
+    deleted_objects = AuditedDeletedManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        db_table = "users"
+        ordering = ("email",)
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=LIVE, name="users_email_ci_uniq"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "admin", "user", "analyst"]),
+                name="users_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(account__isnull=False) | Q(is_staff=True),
+                name="users_account_required_unless_staff",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "role"], name="users_account_role_idx")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email)
+        if self.account_id is None and not self.is_staff:
+            raise ValidationError({"account": "A customer user must belong to an account."})
+        clash = User.objects.filter(email__iexact=self.email).exclude(pk=self.pk)
+        if self.email and clash.exists():
+            raise ValidationError({"email": "A user with this email already exists."})
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def phone_last_four(self) -> str:
+        return self.phone[-4:] if self.phone else ""
+
+
+class Address(BusinessModel):
+    """A postal address of an Account or a User (generic relation)."""
+
+    class Type(models.TextChoices):
+        BILLING = "billing", "Billing"
+        SHIPPING = "shipping", "Shipping"
+        BUSINESS = "business", "Business"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    owner_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    owner_id = models.PositiveBigIntegerField()
+    owner = GenericForeignKey("owner_type", "owner_id")
+    address_type = models.CharField(max_length=10, choices=Type.choices)
+    is_primary = models.BooleanField(default=False)
+    line1 = EncryptedCharField(max_length=200)
+    line2 = EncryptedCharField(max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100)
+    region = models.CharField(max_length=100, blank=True, default="", help_text="State/province")
+    postal_code = models.CharField(max_length=20)
+    country = models.CharField(max_length=2, default="US", help_text="ISO 3166-1 alpha-2")
+
+    history = audited_history("addresses_history")
+
+    class Meta:
+        db_table = "addresses"
+        ordering = ("id",)
+        verbose_name_plural = "addresses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(address_type__in=["billing", "shipping", "business"]),
+                name="addresses_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(country__regex=r"^[A-Z]{2}$"), name="addresses_country_iso3166"
+            ),
+            models.UniqueConstraint(
+                fields=["owner_type", "owner_id", "address_type"],
+                condition=Q(is_primary=True) & LIVE,
+                name="addresses_one_primary_per_owner_type",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner_type", "owner_id"], name="addresses_owner_idx"),
+            models.Index(fields=["account"], name="addresses_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_address_type_display()} address, {self.city} {self.country}"
+
+    def owner_account_id(self) -> int | None:
+        owner = self.owner
+        if owner is None:
+            return None
+        return owner.pk if isinstance(owner, Account) else owner.account_id
+
+    def clean_fields(self, exclude=None):
+        # The tenant column is derived from the owner, so fill it before "required" checks.
+        if self.account_id is None:
+            self.account_id = self.owner_account_id()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self):
+        super().clean()
+        if self.owner is None:
+            raise ValidationError("An address needs an owner (an account or a user).")
+        if not isinstance(self.owner, Account | User):
+            raise ValidationError("Only accounts and users have addresses.")
+        owner_account_id = self.owner_account_id()
+        if owner_account_id is None:
+            raise ValidationError("Only accounts and customer users have addresses.")
+        if self.account_id != owner_account_id:
+            raise ValidationError({"account": "The address must belong to its owner's account."})
+
+
+class AccountSetting(BusinessModel):
+    """One typed setting of an account; the known keys live in accounts.settings_registry."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="settings")
+    key = models.CharField(max_length=64)
+    value = models.JSONField()
+
+    history = audited_history("account_settings_history")
+
+    class Meta:
+        db_table = "account_settings"
+        ordering = ("account", "key")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key"], condition=LIVE, name="account_settings_account_key_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r}"
+
+    def clean(self):
+        from accounts.settings_registry import validate_setting
+
+        super().clean()
+        self.value = validate_setting(self.key, self.value)

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import path
+
+from core import views as core_views
+
+admin.site.site_header = "Card program operations"
+admin.site.site_title = "Card program operations"
+admin.site.index_title = "Operations console"
+
+urlpatterns = [
+    path("healthz/", core_views.healthz, name="healthz"),
+    path("readyz/", core_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]

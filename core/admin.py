@@ -1,0 +1,496 @@
+"""Base classes of the operator console: audited business rows and permanent financial records.
+
+`BusinessModelAdmin` joins django-simple-history's history pages to django-safedelete's
+changelist (soft-deleted rows shown on demand, highlighted, and restorable). Deletion from the
+console is always soft. `FinancialRecordAdmin` is a read-only view tuned for huge tables.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import (
+    NotRelationField,
+    get_fields_from_path,
+    model_ngettext,
+    quote,
+)
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    FieldDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
+from django.core.paginator import Paginator
+from django.db import connections, models, router
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.text import Truncator, capfirst
+from safedelete.admin import SafeDeleteAdmin, SafeDeleteAdminFilter, highlight_deleted
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
+
+from core.encryption import BlindIndexField, EncryptedFieldMixin, blind_index_filter
+from core.soft_delete import UndeleteConflict, soft_delete, undelete
+
+__all__ = [
+    "RECORD_FIELDSET",
+    "BusinessInlineMixin",
+    "BusinessModelAdmin",
+    "BusinessModelForm",
+    "DeletedFilter",
+    "EstimatedCountPaginator",
+    "FinancialRecordAdmin",
+    "FinancialRecordInline",
+    "highlight_deleted",
+    "masked_pii",
+]
+
+ESTIMATED_COUNT_THRESHOLD = 10_000
+
+# A partitioned parent has no rows of its own: its estimate is the sum over its partitions.
+_ROW_ESTIMATE_SQL = """
+    SELECT CASE WHEN c.relkind = 'p' THEN (
+               SELECT COALESCE(SUM(GREATEST(part.reltuples, 0)), 0)
+               FROM pg_inherits i JOIN pg_class part ON part.oid = i.inhrelid
+               WHERE i.inhparent = c.oid)
+           ELSE GREATEST(c.reltuples, 0) END
+    FROM pg_class c
+    WHERE c.oid = to_regclass(%s)
+"""
+
+
+RECORD_FIELDSET = (
+    "Record",
+    {"classes": ("collapse",), "fields": ("token", "created_at", "updated_at", "deleted")},
+)
+"""The bookkeeping fields every business row has, for the end of a `fieldsets`."""
+
+
+def masked_pii(value) -> str:
+    """A PII value reduced to its last four characters (dates and short values hidden whole)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and len(value) >= 8:
+        return f"•••• {value[-4:]}"
+    return "••••"
+
+
+def _is_autocomplete(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name == "autocomplete"
+
+
+# --- Pagination --------------------------------------------------------------------------------
+
+
+class EstimatedCountPaginator(Paginator):
+    """Uses PostgreSQL's row estimate instead of COUNT(*) for a huge, unfiltered list.
+
+    COUNT(*) reads the whole table; on millions of rows that is most of the page's time. Once a
+    filter or search narrows the list, the count is exact again.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        estimate = self._estimated_count()
+        if estimate is not None and estimate > ESTIMATED_COUNT_THRESHOLD:
+            return estimate
+        return super().count
+
+    def _estimated_count(self) -> int | None:
+        queryset = self.object_list
+        if not isinstance(queryset, models.QuerySet) or queryset.query.where:
+            return None
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return None
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(_ROW_ESTIMATE_SQL, [table])
+            row = cursor.fetchone()
+        if row is None or row[0] is None:
+            return None
+        return int(row[0])
+
+
+# --- Search ------------------------------------------------------------------------------------
+
+
+class IndexedSearchMixin:
+    """`=field` search that PostgreSQL can answer from an index.
+
+    Django turns `=field` into `iexact`, which wraps the column in UPPER() (casting UUIDs to
+    text first), so every search reads the whole table. Here `=field` on a UUID column or an
+    indexed text column compares the whole search term exactly, and `=field` on an encrypted
+    column with a blind index goes through that index. Other search fields keep Django's
+    behaviour.
+    """
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        exact_paths = self._exact_search_paths(request)
+        if not term or not exact_paths:
+            return super().get_search_results(request, queryset, search_term)
+
+        exact = models.Q()
+        for path, field in exact_paths.items():
+            condition = _exact_search_condition(path, field, term)
+            if condition is not None:
+                exact |= condition
+        results = queryset.filter(exact) if exact else queryset.none()
+
+        may_have_duplicates = False
+        others = tuple(
+            name
+            for name in self.get_search_fields(request)
+            if not (name.startswith("=") and name[1:] in exact_paths)
+        )
+        if others:
+            # Django's own search over the remaining fields, OR-ed with the exact matches.
+            narrowed = copy.copy(self)
+            narrowed.search_fields = others
+            other_results, may_have_duplicates = super(
+                IndexedSearchMixin, narrowed
+            ).get_search_results(request, queryset, search_term)
+            results = results | other_results
+        return results, may_have_duplicates
+
+    def _exact_search_paths(self, request) -> dict[str, models.Field]:
+        paths = {}
+        for name in self.get_search_fields(request):
+            if not name.startswith("="):
+                continue
+            path = name[1:]
+            try:
+                field = get_fields_from_path(self.model, path)[-1]
+            except (FieldDoesNotExist, NotRelationField):
+                continue
+            indexed_text = isinstance(field, models.CharField) and (field.unique or field.db_index)
+            if isinstance(field, models.UUIDField | EncryptedFieldMixin) or indexed_text:
+                paths[path] = field
+        return paths
+
+
+def _exact_search_condition(path: str, field: models.Field, term: str) -> models.Q | None:
+    if isinstance(field, EncryptedFieldMixin):
+        index = next(
+            (
+                f
+                for f in field.model._meta.concrete_fields
+                if isinstance(f, BlindIndexField) and f.source == field.name
+            ),
+            None,
+        )
+        if index is None:
+            return None  # an encrypted column without a blind index cannot be searched
+        prefix = path[: -len(field.name)]
+        return models.Q(**blind_index_filter(prefix + index.name, term))
+    if isinstance(field, models.UUIDField):
+        try:
+            return models.Q(**{path: uuid.UUID(term)})
+        except ValueError:
+            return None
+    if field.max_length is not None and len(term) > field.max_length:
+        return None
+    return models.Q(**{path: term})
+
+
+# --- Forms -------------------------------------------------------------------------------------
+
+
+class BusinessModelForm(forms.ModelForm):
+    """ModelForm that also checks the "unique among live rows" constraints.
+
+    Django's form validation skips a conditional unique constraint whenever the constraint
+    touches a field outside the form. "Unique among live rows" conditions read `deleted`,
+    which is never a form field, so they were never checked and a clash only surfaced as an
+    IntegrityError (a server error).
+    """
+
+    # Messages for conditional unique constraints, by constraint name, where the generic
+    # "... with this X and Y already exists" would mislead.
+    constraint_messages: dict[str, str] = {}
+
+    def _update_errors(self, errors):
+        # Model validation may name a field this form does not edit (read-only or derived, such
+        # as a row's account); Django would fail on that, so show it as a form-wide error.
+        if hasattr(errors, "error_dict"):
+            placed: dict[str, list] = {}
+            for field, messages in errors.error_dict.items():
+                key = field if field in self.fields else NON_FIELD_ERRORS
+                placed.setdefault(key, []).extend(messages)
+            errors = ValidationError(placed)
+        super()._update_errors(errors)
+
+    def validate_unique(self):
+        super().validate_unique()
+        skipped_by_django = self._get_validation_exclusions()
+        # Fields outside the form carry saved or derived values and can be checked; only
+        # fields that failed (or were left empty) in this form are left out.
+        exclude = {name for name in skipped_by_django if name in self.fields}
+        using = router.db_for_write(type(self.instance), instance=self.instance)
+        errors: dict[str, list] = {}
+        for model_class, constraints in self.instance.get_constraints():
+            for constraint in constraints:
+                if not (
+                    isinstance(constraint, models.UniqueConstraint)
+                    and constraint.condition is not None
+                    and constraint.fields
+                ):
+                    continue
+                touched = {*constraint.fields, *constraint.condition.referenced_base_fields}
+                if not touched & skipped_by_django:
+                    continue  # Django has checked this one already
+                try:
+                    constraint.validate(model_class, self.instance, exclude=exclude, using=using)
+                except ValidationError:
+                    message = self.constraint_messages.get(
+                        constraint.name,
+                        self.instance.unique_error_message(model_class, constraint.fields),
+                    )
+                    fields = constraint.fields
+                    key = fields[0] if len(fields) == 1 and fields[0] in self.fields else None
+                    errors.setdefault(key or NON_FIELD_ERRORS, []).append(message)
+        if errors:
+            self._update_errors(ValidationError(errors))
+
+
+# --- Business rows -----------------------------------------------------------------------------
+
+
+class DeletedFilter(SafeDeleteAdminFilter):
+    """safedelete's filter, with its default choice labelled for what it shows: live rows."""
+
+    def choices(self, changelist):
+        choices = iter(super().choices(changelist))
+        default = next(choices)
+        yield {**default, "display": "Live only"}
+        yield from choices
+
+
+class _MaskedHistoryContextHelper(HistoricalRecordContextHelper):
+    """History diffs that show that PII changed, never its plaintext."""
+
+    def context_for_delta_changes(self, delta):
+        # Blind indexes are HMACs that change with their source field: noise in a diff.
+        changes = [
+            change
+            for change in delta.changes
+            if not isinstance(self.model._meta.get_field(change.field), BlindIndexField)
+        ]
+        return super().context_for_delta_changes(dataclasses.replace(delta, changes=changes))
+
+    def prepare_delta_change_value(self, change, value):
+        if isinstance(self.model._meta.get_field(change.field), EncryptedFieldMixin):
+            return masked_pii(value)
+        return super().prepare_delta_change_value(change, value)
+
+
+def _is_deleted(obj) -> bool:
+    return obj is not None and getattr(obj, "deleted", None) is not None
+
+
+class BusinessModelAdmin(IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin):
+    """Admin for a `core.models.BusinessModel`: soft delete, undelete and change history.
+
+    The changelist shows live rows; the "Deleted" filter brings soft-deleted rows in,
+    highlighted. A soft-deleted row can be viewed and its history read, but not edited:
+    saving it would silently undelete it. It comes back only through "Undelete selected".
+    """
+
+    form = BusinessModelForm
+    list_display = (highlight_deleted, "created_at")
+    list_filter = (DeletedFilter,)
+    readonly_fields = ("token", "created_at", "updated_at", "deleted")
+    # Fields set when the row is created and fixed afterwards (e.g. the owning account).
+    change_readonly_fields: tuple[str, ...] = ()
+    actions = ("undelete_selected",)
+    history_list_display = (
+        "history_actor",
+        "history_ip",
+        "history_user_agent",
+        "history_api_key",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += tuple(name for name in self.change_readonly_fields if name not in fields)
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if _is_deleted(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if _is_deleted(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        if _is_autocomplete(request):
+            # The changelist may show deleted rows; a foreign-key picker must not offer them.
+            queryset = queryset.filter(deleted__isnull=True)
+        return super().get_search_results(request, queryset, search_term)
+
+    # -- deletion: always soft --
+
+    def get_deleted_objects(self, objs, request):
+        # A soft delete marks exactly the selected rows: nothing cascades and references to
+        # them stay valid, so Django's cascade collector (which would also refuse because of
+        # PROTECT references) does not describe what happens.
+        opts = self.model._meta
+        objs = list(objs)
+        url_name = f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change"
+        to_delete = [
+            format_html(
+                '{}: <a href="{}">{}</a>',
+                capfirst(opts.verbose_name),
+                reverse(url_name, args=(quote(obj.pk),)),
+                obj,
+            )
+            for obj in objs
+        ]
+        model_count = {opts.verbose_name_plural: len(objs)} if objs else {}
+        perms_needed = set() if self.has_delete_permission(request) else {opts.verbose_name}
+        return to_delete, model_count, perms_needed, []
+
+    def delete_model(self, request, obj):
+        soft_delete(obj=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.filter(deleted__isnull=True):
+            soft_delete(obj=obj)
+
+    def hard_delete_soft_deleted(self, request, queryset):
+        # Business rows are never hard-deleted from the console; this closes safedelete's
+        # action even if something lists it again.
+        raise PermissionDenied
+
+    @admin.action(permissions=["delete"], description="Undelete selected %(verbose_name_plural)s")
+    def undelete_selected(self, request, queryset):
+        queryset = queryset.filter(deleted__isnull=False)
+        if not queryset.exists():
+            self.message_user(
+                request, "None of the selected rows is deleted; nothing to undo.", messages.WARNING
+            )
+            return None
+        if not request.POST.get("post"):
+            return self._undelete_confirmation(request, queryset)
+
+        restored, conflicts = 0, []
+        for obj in queryset:
+            try:
+                undelete(obj=obj)
+            except UndeleteConflict as exc:
+                conflicts.append(exc.message)
+                continue
+            self.log_change(request, obj, "Undeleted.")
+            restored += 1
+        if restored:
+            self.message_user(
+                request,
+                f"Undeleted {restored} {model_ngettext(self.opts, restored)}.",
+                messages.SUCCESS,
+            )
+        for message in conflicts:
+            self.message_user(request, message, messages.ERROR)
+        return None
+
+    def _undelete_confirmation(self, request, queryset):
+        opts = self.model._meta
+        objects = list(queryset)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Are you sure?",
+            "objects_name": str(model_ngettext(opts, len(objects))),
+            "queryset": objects,
+            "opts": opts,
+            "app_label": opts.app_label,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            # No cascade: undelete restores exactly the selected rows.
+            "related_list": [],
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.undelete_selected_confirmation_template, context)
+
+    # -- history --
+
+    # simple-history calls an admin method named like a history column for each row and shows
+    # its result in that column (it sets the result on the row object it displays).
+
+    def history_ip(self, record) -> str:
+        return record.history_ip or ""
+
+    def history_user_agent(self, record) -> str:
+        return Truncator(record.history_user_agent).chars(60)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _MaskedHistoryContextHelper(self.model, historical_record)
+
+
+class BusinessInlineMixin:
+    """Inline of business rows: live rows only, read-only under a soft-deleted parent."""
+
+    form = BusinessModelForm
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return not _is_deleted(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _is_deleted(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _is_deleted(obj) and super().has_delete_permission(request, obj)
+
+
+# --- Financial records -------------------------------------------------------------------------
+
+
+class FinancialRecordAdmin(IndexedSearchMixin, admin.ModelAdmin):
+    """Read-only admin for a `core.models.FinancialRecord` on a huge table.
+
+    Records are written by the money flows and never edited or deleted by hand. The list
+    avoids COUNT(*) on the whole table and facet counts.
+    """
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FinancialRecordInline(admin.TabularInline):
+    """Read-only inline of financial records."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,79 @@
+"""Abstract bases shared by the business models. `core` has no tables of its own."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from safedelete.models import NO_DELETE, SOFT_DELETE, SafeDeleteModel
+
+from core.encryption import blind_index_fields
+from core.history import AuditedAllManager, AuditedDeletedManager, AuditedManager
+
+
+class BusinessModel(SafeDeleteModel):
+    """Soft-deletable, audited row with a public UUID token.
+
+    Deleting soft-deletes the row and nothing else: no cascade, so undelete restores exactly what
+    was there. Foreign keys between business models are PROTECT, so a hard delete cannot null or
+    remove references by accident.
+    """
+
+    _safedelete_policy = SOFT_DELETE
+    deleted_by_cascade = None  # no cascading soft delete, so no column for it
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AuditedManager()
+    all_objects = AuditedAllManager()
+    deleted_objects = AuditedDeletedManager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            update_fields = set(update_fields)
+            for field in blind_index_fields(type(self)):
+                if field.source in update_fields:
+                    update_fields.add(field.name)
+            update_fields.add("updated_at")
+            kwargs["update_fields"] = update_fields
+        super().save(*args, **kwargs)
+
+
+LIVE = models.Q(deleted__isnull=True)
+"""Condition for unique constraints that ignore soft-deleted rows."""
+
+
+class RecordDeletionError(RuntimeError):
+    """Financial records are permanent: they are corrected by new records, never deleted."""
+
+
+class FinancialRecordQuerySet(models.QuerySet):
+    def delete(self):
+        raise RecordDeletionError(f"{self.model.__name__} rows cannot be deleted")
+
+    delete.alters_data = True
+
+
+class FinancialRecord(SafeDeleteModel):
+    """Append-mostly money and event records (safedelete NO_DELETE), refusing deletion loudly.
+
+    safedelete's NO_DELETE silently ignores `delete()`; a caller that believes it removed a
+    transaction is worse off than one that gets an error, so these raise instead.
+    """
+
+    _safedelete_policy = NO_DELETE
+    deleted_by_cascade = None
+
+    objects = FinancialRecordQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args, **kwargs):
+        raise RecordDeletionError(f"{type(self).__name__} rows cannot be deleted")

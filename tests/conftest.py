@@ -1,0 +1,98 @@
+"""Shared fixtures: named personas, built through the real services."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from accounts.models import Role
+from accounts.services import account_create, user_create
+from core.audit import system_actor
+
+PASSWORD = "correct-horse-battery-staple-9"
+
+
+def pytest_collection_finish(session):
+    # The suite asserts PostgreSQL behaviour (constraints, locking, COPY); SQLite would lie.
+    if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit("The test suite runs on PostgreSQL: use `make test`.", returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # Production settings redirect to HTTPS; the test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def fixture_actor():
+    with system_actor("test:fixtures"):
+        yield
+
+
+@pytest.fixture
+def acme(db, fixture_actor):
+    """A customer account with money on it."""
+    return account_create(name="Acme Corp", balance=Decimal("25000.00"), tax_id="12-3456789")
+
+
+@pytest.fixture
+def globex(db, fixture_actor):
+    """Another customer, whose data Acme must never see."""
+    return account_create(name="Globex Inc", balance=Decimal("5000.00"), tax_id="98-7654321")
+
+
+@pytest.fixture
+def operator(db, fixture_actor):
+    """Operations staff: superuser of the console, no account."""
+    return user_create(
+        email="ops@cardops.test",
+        account=None,
+        password=PASSWORD,
+        is_staff=True,
+        is_superuser=True,
+        first_name="Olivia",
+        last_name="Operator",
+    )
+
+
+@pytest.fixture
+def customer_admin(acme, fixture_actor):
+    return user_create(
+        email="ada@acme.test",
+        account=acme,
+        role=Role.ADMIN,
+        password=PASSWORD,
+        first_name="Ada",
+        last_name="Admin",
+        phone="+1 555 010 4477",
+        date_of_birth=datetime.date(1985, 4, 12),
+    )
+
+
+@pytest.fixture
+def customer_analyst(acme, fixture_actor):
+    return user_create(email="ann@acme.test", account=acme, role=Role.ANALYST, password=PASSWORD)
+
+
+@pytest.fixture
+def other_customer(globex, fixture_actor):
+    return user_create(email="gus@globex.test", account=globex, role=Role.OWNER, password=PASSWORD)
+
+
+@pytest.fixture
+def raw_sql():
+    """Run SQL directly, bypassing the ORM (and its validation)."""
+
+    def run(sql: str, params=None):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params or [])
+            if cursor.description:
+                return cursor.fetchall()
+            return None
+
+    return run

@@ -1,0 +1,519 @@
+"""The operator console: every page renders, PII stays out of lists, deletes stay soft."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalChanges
+
+from accounts.models import Account, AccountSetting, Address, User
+from accounts.services import account_setting_set, address_add
+from cards.models import Card, CardProduct, CardState
+from cards.services import card_issue, card_product_create, card_set_state
+from core.admin import BusinessModelAdmin, EstimatedCountPaginator, FinancialRecordAdmin
+from core.soft_delete import soft_delete
+from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
+from transactions.models import Transaction, TransactionEvent, TransactionStatus
+from webhooks.models import Webhook
+
+CONSOLE_APPS = ("accounts", "spending", "cards", "transactions", "webhooks")
+PHONE = "+1 555 010 4477"
+TAX_ID = "12-3456789"
+ACCOUNT_STREET = "1 Market Street"
+USER_STREET = "9 Elm Road"
+PII = (PHONE, TAX_ID, ACCOUNT_STREET, USER_STREET)
+
+CONSOLE_ADMINS = sorted(
+    (
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in CONSOLE_APPS
+    ),
+    key=lambda item: item[0]._meta.label,
+)
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def make_transaction(card: Card, **values) -> Transaction:
+    fields = {
+        "account_id": card.account_id,
+        "card": card,
+        "amount": Decimal("42.10"),
+        "status": TransactionStatus.SETTLED,
+        "merchant_descriptor": "CORNER GROCERY",
+        "mcc": "5411",
+    }
+    fields.update(values)
+    return Transaction.objects.create(**fields)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is deliberately slow; these tests are about pages, not password strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def console(acme, customer_admin, fixture_actor) -> dict:
+    """One row of every console model, built through the services where they exist."""
+    mcc_catalogue_load()
+    grocery = SpendingCategory.objects.get(mcc="5411")
+    account_address = address_add(
+        owner=acme,
+        address_type="billing",
+        line1=ACCOUNT_STREET,
+        city="Springfield",
+        postal_code="12345",
+        is_primary=True,
+    )
+    address_add(
+        owner=customer_admin,
+        address_type="shipping",
+        line1=USER_STREET,
+        city="Shelbyville",
+        postal_code="54321",
+    )
+    setting = account_setting_set(account=acme, key="statement_day", value=15)
+    profile = spending_profile_create(
+        account=acme, name="Travel", spend_limit=Decimal("500.00"), spend_limit_duration="MONTHLY"
+    )
+    rule = profile_category_set(profile=profile, category=grocery, rule="BLOCKED")
+    product = card_product_create(account=acme, name="Virtual travel", default_profile=profile)
+    card = card_issue(
+        account=acme,
+        product=product,
+        cardholder=customer_admin,
+        last_four="4242",
+        lithic_card_token=uuid.uuid4(),
+    )
+    transaction = make_transaction(card)
+    event = TransactionEvent.objects.create(
+        token=uuid.uuid4(),
+        account=acme,
+        transaction=transaction,
+        type="CLEARING",
+        amount=transaction.amount,
+        created=timezone.now(),
+    )
+    webhook = Webhook.objects.create(
+        webhook_id="msg_2f4c9a",
+        event_token=str(uuid.uuid4()),
+        event_type="card.created",
+        account=acme,
+        payload={"card_token": str(card.lithic_card_token), "state": "OPEN"},
+    )
+    return {
+        Account: acme,
+        User: customer_admin,
+        Address: account_address,
+        AccountSetting: setting,
+        SpendingCategory: grocery,
+        SpendingProfile: profile,
+        ProfileCategory: rule,
+        CardProduct: product,
+        Card: card,
+        Transaction: transaction,
+        TransactionEvent: event,
+        Webhook: webhook,
+    }
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+def get_with_queries(client, url: str, params=None):
+    """A GET and the SQL it ran, read before the next request resets the connection's log."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return response, [query["sql"] for query in captured.captured_queries]
+
+
+def operator_request(operator):
+    request = RequestFactory().get("/admin/")
+    request.user = operator
+    return request
+
+
+def test_every_console_model_is_registered():
+    expected = {
+        model
+        for label in CONSOLE_APPS
+        for model in apps.get_app_config(label).get_models()
+        if not issubclass(model, HistoricalChanges)
+    }
+    assert expected == {model for model, _ in CONSOLE_ADMINS}
+
+
+@pytest.mark.parametrize(
+    ("model", "model_admin"), CONSOLE_ADMINS, ids=[m._meta.label for m, _ in CONSOLE_ADMINS]
+)
+def test_admin_pages_render(model, model_admin, console, operator, operator_client):
+    obj = console[model]
+    request = operator_request(operator)
+
+    changelist = operator_client.get(admin_url(model, "changelist"))
+    assert changelist.status_code == 200
+    content = changelist.content.decode()
+    for plaintext in PII:
+        assert plaintext not in content
+
+    add = operator_client.get(admin_url(model, "add"))
+    if isinstance(model_admin, FinancialRecordAdmin):
+        assert add.status_code == 403
+    else:
+        assert add.status_code == (200 if model_admin.has_add_permission(request) else 403)
+
+    assert operator_client.get(admin_url(model, "change", obj.pk)).status_code == 200
+    assert operator_client.get(admin_url(model, "history", obj.pk)).status_code == 200
+    delete = operator_client.get(admin_url(model, "delete", obj.pk))
+    assert delete.status_code == (200 if model_admin.has_delete_permission(request, obj) else 403)
+
+    if isinstance(model_admin, BusinessModelAdmin):
+        with_deleted = operator_client.get(admin_url(model, "changelist"), {"deleted": "deleted"})
+        assert with_deleted.status_code == 200
+        version = obj.history.latest()
+        version_page = operator_client.get(admin_url(model, "simple_history", obj.pk, version.pk))
+        assert version_page.status_code == 200
+        assert "hard_delete_soft_deleted" not in model_admin.get_actions(request)
+
+
+def test_business_admins_offer_undelete_and_only_soft_delete(operator):
+    request = operator_request(operator)
+    for model, model_admin in CONSOLE_ADMINS:
+        if not isinstance(model_admin, BusinessModelAdmin):
+            continue
+        actions = model_admin.get_actions(request)
+        assert "hard_delete_soft_deleted" not in actions, model
+        if model_admin.has_delete_permission(request):
+            assert {"delete_selected", "undelete_selected"} <= set(actions), model
+
+
+def test_financial_admins_are_read_only(operator):
+    request = operator_request(operator)
+    for model in (Transaction, TransactionEvent, Webhook):
+        model_admin = admin.site._registry[model]
+        assert not model_admin.has_add_permission(request)
+        assert not model_admin.has_change_permission(request)
+        assert not model_admin.has_delete_permission(request)
+        assert model_admin.get_actions(request) == {}
+
+
+def test_changelist_action_soft_deletes_and_undelete_restores(console, operator, operator_client):
+    profile = console[SpendingProfile]
+    changelist = admin_url(SpendingProfile, "changelist")
+
+    confirm = operator_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [profile.pk]}
+    )
+    assert confirm.status_code == 200
+    assert "Are you sure" in confirm.content.decode()
+
+    deleted = operator_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [profile.pk], "post": "yes"},
+    )
+    assert deleted.status_code == 302
+    assert not SpendingProfile.objects.filter(pk=profile.pk).exists()
+    assert SpendingProfile.all_objects.get(pk=profile.pk).deleted is not None
+    assert profile.name not in operator_client.get(changelist).content.decode()
+    shown = operator_client.get(changelist, {"deleted": "deleted"}).content.decode()
+    assert f'<span class="deleted">{profile.name}</span>' in shown
+
+    history = operator_client.get(admin_url(SpendingProfile, "history", profile.pk))
+    assert history.status_code == 200
+    assert reverse("admin:accounts_user_change", args=[operator.pk]) in history.content.decode()
+    assert operator.email in history.content.decode()
+    assert profile.history.latest().history_user == operator
+
+    deleted_only = f"{changelist}?deleted=deleted_only"
+    undelete_confirm = operator_client.post(
+        deleted_only, {"action": "undelete_selected", "_selected_action": [profile.pk]}
+    )
+    assert undelete_confirm.status_code == 200
+    assert "Are you sure you want to undelete" in undelete_confirm.content.decode()
+
+    restored = operator_client.post(
+        deleted_only,
+        {"action": "undelete_selected", "_selected_action": [profile.pk], "post": "yes"},
+        follow=True,
+    )
+    assert restored.status_code == 200
+    assert "Undeleted 1 spending profile." in restored.content.decode()
+    assert SpendingProfile.objects.get(pk=profile.pk).deleted is None
+    latest = profile.history.latest()
+    assert latest.history_user == operator
+    assert latest.deleted is None
+
+
+def test_delete_view_soft_deletes(console, operator, operator_client):
+    product = console[CardProduct]
+
+    response = operator_client.post(admin_url(CardProduct, "delete", product.pk), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert CardProduct.all_objects.get(pk=product.pk).deleted is not None
+    assert product.history.latest().history_user == operator
+
+
+def test_history_page_shows_request_details(console, operator_client):
+    account = console[Account]
+    operator_client.post(
+        admin_url(Account, "changelist"),
+        {"action": "delete_selected", "_selected_action": [account.pk], "post": "yes"},
+        HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) " + "A" * 200,
+    )
+
+    content = operator_client.get(admin_url(Account, "history", account.pk)).content.decode()
+
+    assert "127.0.0.1" in content
+    assert "Mozilla/5.0 (X11; Linux x86_64)" in content
+    assert "A" * 100 not in content
+    assert "test:fixtures" in content
+
+
+def test_undelete_clash_is_an_error_message(console, operator_client):
+    profile = console[SpendingProfile]
+    soft_delete(obj=profile)
+    spending_profile_create(account=profile.account, name=profile.name)
+
+    response = operator_client.post(
+        f"{admin_url(SpendingProfile, 'changelist')}?deleted=deleted_only",
+        {"action": "undelete_selected", "_selected_action": [profile.pk], "post": "yes"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "cannot be restored" in response.content.decode()
+    assert SpendingProfile.all_objects.get(pk=profile.pk).deleted is not None
+
+
+def test_soft_deleted_row_is_viewable_not_editable(console, operator_client):
+    product = console[CardProduct]
+    soft_delete(obj=product)
+    url = admin_url(CardProduct, "change", product.pk)
+
+    assert operator_client.get(url).status_code == 200
+    assert operator_client.post(url, {"name": "Renamed"}).status_code == 403
+    assert CardProduct.all_objects.get(pk=product.pk).name == "Virtual travel"
+
+
+def test_duplicate_live_name_is_a_form_error(console, operator_client):
+    profile = console[SpendingProfile]
+    response = operator_client.post(
+        admin_url(SpendingProfile, "add"),
+        {
+            "account": profile.account_id,
+            "name": profile.name,
+            "category_rules-TOTAL_FORMS": "0",
+            "category_rules-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert SpendingProfile.objects.filter(name=profile.name).count() == 1
+
+
+def test_history_diff_masks_pii(customer_admin, operator_client):
+    customer_admin.phone = "+1 555 010 9999"
+    customer_admin.save(update_fields=["phone"])
+
+    content = operator_client.get(admin_url(User, "history", customer_admin.pk)).content.decode()
+
+    assert "•••• 4477" in content
+    assert "•••• 9999" in content
+    assert PHONE not in content
+    assert "+1 555 010 9999" not in content
+
+
+def test_account_setting_form_shows_registry_errors(acme, operator_client):
+    url = admin_url(AccountSetting, "add")
+
+    out_of_range = operator_client.post(
+        url, {"account": acme.pk, "key": "statement_day", "value": "45"}
+    )
+    unknown = operator_client.post(url, {"account": acme.pk, "key": "overdraft", "value": "true"})
+    saved = operator_client.post(
+        url, {"account": acme.pk, "key": "low_balance_alert_threshold", "value": "250.50"}
+    )
+
+    assert out_of_range.status_code == 200
+    assert "between 1 and 28" in out_of_range.content.decode()
+    assert unknown.status_code == 200
+    assert "Unknown setting" in unknown.content.decode()
+    assert saved.status_code == 302
+    assert AccountSetting.objects.get(account=acme, key="low_balance_alert_threshold").value == (
+        "250.50"
+    )
+
+
+def test_user_add_form_sets_a_password(acme, operator_client):
+    password = "plum-orchard-lantern-72"
+    response = operator_client.post(
+        admin_url(User, "add"),
+        {
+            "email": "Bea@Acme.test",
+            "usable_password": "true",
+            "password1": password,
+            "password2": password,
+            "account": acme.pk,
+            "role": "user",
+        },
+    )
+
+    assert response.status_code == 302
+    user = User.objects.get(email__iexact="bea@acme.test")
+    assert user.account == acme
+    assert user.check_password(password)
+
+
+def test_pause_action_pauses_open_cards_and_warns_on_closed(console, operator_client):
+    open_card = console[Card]
+    closed_card = card_issue(account=open_card.account, last_four="1111")
+    card_set_state(card=closed_card, state=CardState.CLOSED)
+
+    response = operator_client.post(
+        admin_url(Card, "changelist"),
+        {"action": "pause_cards", "_selected_action": [open_card.pk, closed_card.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "1 card paused." in content
+    assert "A closed card cannot be reopened." in content
+    open_card.refresh_from_db()
+    closed_card.refresh_from_db()
+    assert open_card.state == CardState.PAUSED
+    assert closed_card.state == CardState.CLOSED
+
+    operator_client.post(
+        admin_url(Card, "changelist"),
+        {"action": "unpause_cards", "_selected_action": [open_card.pk]},
+    )
+    open_card.refresh_from_db()
+    assert open_card.state == CardState.OPEN
+
+
+def test_transaction_changelist_queries_do_not_grow_with_rows(console, operator_client):
+    card = console[Card]
+    url = admin_url(Transaction, "changelist")
+    for _ in range(2):
+        make_transaction(card)
+
+    _, few = get_with_queries(operator_client, url)
+    for _ in range(17):
+        make_transaction(card)
+    _, many = get_with_queries(operator_client, url)
+
+    assert Transaction.objects.count() == 20
+    assert len(many) == len(few)
+    assert len(few) <= 8
+
+
+def test_token_search_uses_exact_uuid_match(console, operator_client):
+    transaction = console[Transaction]
+    url = admin_url(Transaction, "changelist")
+
+    found, queries = get_with_queries(operator_client, url, {"q": str(transaction.token)})
+    missing = operator_client.get(url, {"q": "not-a-token"})
+
+    assert found.context["cl"].result_count == 1
+    search = [sql for sql in queries if 'FROM "transactions"' in sql]
+    assert search
+    assert not any("UPPER(" in sql for sql in search)
+    assert any(
+        f"'{transaction.token}'::uuid" in sql or transaction.token.hex in sql for sql in search
+    )
+    assert missing.status_code == 200
+    assert missing.context["cl"].result_count == 0
+
+
+def test_webhook_search_matches_whole_ids(console, operator_client):
+    webhook = console[Webhook]
+    url = admin_url(Webhook, "changelist")
+
+    by_id = operator_client.get(url, {"q": webhook.webhook_id})
+    by_event = operator_client.get(url, {"q": webhook.event_token})
+    partial = operator_client.get(url, {"q": webhook.webhook_id[:5]})
+
+    assert by_id.context["cl"].result_count == 1
+    assert by_event.context["cl"].result_count == 1
+    assert partial.context["cl"].result_count == 0
+
+
+def test_account_search_by_tax_id_uses_blind_index(acme, globex, operator_client):
+    response = operator_client.get(admin_url(Account, "changelist"), {"q": "123456789"})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [acme]
+
+
+def test_autocomplete_leaves_out_deleted_rows(acme, globex, operator_client):
+    soft_delete(obj=globex)
+    params = {"app_label": "cards", "model_name": "card", "field_name": "account"}
+
+    acme_hits = operator_client.get(reverse("admin:autocomplete"), {**params, "term": "Acme"})
+    globex_hits = operator_client.get(reverse("admin:autocomplete"), {**params, "term": "Glo"})
+
+    assert [hit["text"] for hit in acme_hits.json()["results"]] == ["Acme Corp"]
+    assert globex_hits.json()["results"] == []
+
+
+def test_big_unfiltered_list_uses_the_row_estimate(console, operator_client, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "_estimated_count", lambda self: 2_500_000)
+
+    response, queries = get_with_queries(operator_client, admin_url(Transaction, "changelist"))
+
+    assert response.context["cl"].result_count == 2_500_000
+    assert not any("COUNT(" in sql.upper() for sql in queries)
+
+
+def test_row_estimate_only_for_unfiltered_lists(console):
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE transactions")
+
+    unfiltered = EstimatedCountPaginator(Transaction.objects.all(), 100)
+    filtered = EstimatedCountPaginator(Transaction.objects.filter(status="SETTLED"), 100)
+
+    assert unfiltered._estimated_count() == 1
+    assert unfiltered.count == 1
+    assert filtered._estimated_count() is None
+    assert filtered.count == 1
+
+
+def test_transaction_detail_is_read_only(console, operator_client):
+    transaction = console[Transaction]
+    url = admin_url(Transaction, "change", transaction.pk)
+
+    page = operator_client.get(url)
+
+    assert page.status_code == 200
+    assert 'name="amount"' not in page.content.decode()
+    assert operator_client.post(url, {"amount": "1.00"}).status_code == 403
+    assert operator_client.get(admin_url(Transaction, "delete", transaction.pk)).status_code == 403
+
+
+def test_user_list_shows_phone_last_four_only(customer_admin, operator_client):
+    content = operator_client.get(admin_url(User, "changelist")).content.decode()
+
+    assert "•••• 4477" in content
+    assert PHONE not in content
+    assert customer_admin.date_of_birth.isoformat() not in content
