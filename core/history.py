@@ -77,12 +77,16 @@ class AuditedDeletedManager(SafeDeleteDeletedManager):
 class AuditedHistoricalModel(models.Model):
     """Columns every history row carries besides django-simple-history's own."""
 
-    history_ip = models.GenericIPAddressField(null=True, blank=True)
-    history_user_agent = models.CharField(max_length=512, blank=True, default="")
+    history_ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    history_user_agent = models.CharField("user agent", max_length=512, blank=True, default="")
     history_actor = models.CharField(
-        max_length=100, blank=True, default="", help_text="System actor, e.g. command:load_mcc"
+        "system actor",
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The command or worker that acted, e.g. command:load_mcc",
     )
-    history_api_key = models.CharField(max_length=64, blank=True, default="")
+    history_api_key = models.CharField("API key", max_length=64, blank=True, default="")
 
     class Meta:
         abstract = True
