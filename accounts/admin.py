@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericStackedInline
@@ -18,8 +18,11 @@ from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
+from rest_framework_api_key.models import APIKey as LibraryAPIKey
+from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.models import Account, AccountSetting, Address, User
+from accounts.models import Account, AccountSetting, Address, ApiKey, IdempotencyRecord, User
+from accounts.services import api_key_create, api_key_revoke
 from accounts.settings_registry import REGISTRY
 from core.admin import (
     RECORD_FIELDSET,
@@ -355,3 +358,119 @@ class UserAdmin(BusinessModelAdmin, DjangoUserAdmin):
     @admin.display(description="phone")
     def phone_masked(self, obj) -> str:
         return _last_four(obj.phone_last_four)
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+admin.site.unregister(LibraryAPIKey)
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ("user", "name", "expiry_date")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(SimpleHistoryAdmin):
+    """Operators create keys for customer users (the key is shown once) and revoke them."""
+
+    list_display = (
+        "name",
+        "prefix",
+        "user",
+        "account",
+        "created",
+        "expiry_date",
+        "last_used_at",
+        "revoked",
+    )
+    list_filter = ("revoked",)
+    list_select_related = ("user", "account")
+    search_fields = ("=prefix", "^user__email", "name")
+    autocomplete_fields = ("user",)
+    readonly_fields = (
+        "prefix",
+        "account",
+        "created",
+        "last_used_at",
+        "revoked",
+        "revoked_at",
+    )
+    actions = ("revoke_selected",)
+    history_list_display = ("history_actor", "history_ip", "history_user_agent")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("user", "name", "expiry_date")
+        return (
+            "name",
+            "prefix",
+            "user",
+            "account",
+            "created",
+            "expiry_date",
+            "last_used_at",
+            "revoked",
+            "revoked_at",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return (*self.readonly_fields, "user")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # keys are revoked, never deleted: their use stays traceable
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "expiry_date"])
+            return
+        try:
+            created, key = api_key_create(user=obj.user, name=obj.name, expires_at=obj.expiry_date)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        obj.pk = created.pk
+        obj.prefix = created.prefix
+        self.message_user(
+            request,
+            format_html(
+                "API key created. Copy it now, it is shown only once: <code>Api-Key {}</code>",
+                key,
+            ),
+            messages.WARNING,
+        )
+
+    @admin.action(permissions=["change"], description="Revoke selected API keys")
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for api_key in queryset.filter(revoked=False):
+            api_key_revoke(api_key=api_key)
+            count += 1
+        self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Stored first responses of idempotent POSTs (read-only; purged after their TTL)."""
+
+    list_display = ("key", "api_key", "account", "state", "response_status", "created_at")
+    list_filter = ("state",)
+    list_select_related = ("api_key", "account")
+    search_fields = ("=key",)
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
 
 from core.encryption import (
     BlindIndexField,
@@ -285,3 +286,66 @@ class AccountSetting(BusinessModel):
 
         super().clean()
         self.value = validate_setting(self.key, self.value)
+
+
+class ApiKey(AbstractAPIKey):
+    """A customer's API key: acts as its user, within the user's account.
+
+    Stored as a SHA-512 hash with an 8-character public prefix (djangorestframework-api-key);
+    the full key is shown once, at creation.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = audited_history("api_keys_history", excluded_fields=["hashed_key", "last_used_at"])
+
+    class Meta(AbstractAPIKey.Meta):
+        db_table = "api_keys"
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        indexes = [models.Index(fields=["account", "-created"], name="api_keys_account_idx")]
+
+    def clean(self):
+        super().clean()
+        if self.user_id and self.user.account_id is None:
+            raise ValidationError({"user": "API keys belong to customer users (with an account)."})
+        if self.user_id and self.account_id is None:
+            self.account_id = self.user.account_id
+        if self.user_id and self.account_id != self.user.account_id:
+            raise ValidationError({"account": "Must be the user's account."})
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST sent with an Idempotency-Key, replayed for retries."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        COMPLETED = "COMPLETED", "Completed"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    locked_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "idempotency_keys"
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_keys_uniq"),
+            models.CheckConstraint(
+                condition=Q(state__in=["IN_PROGRESS", "COMPLETED"]),
+                name="idempotency_keys_state_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_keys_created_idx")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -15,3 +15,14 @@ def account_setting_value(*, account: Account, key: str) -> Any:
     for value in stored:
         return parse_setting(key, value)
     return spec.default
+
+
+def user_list(*, actor):
+    """The users of the actor's account (only themselves for roles limited to their own)."""
+    from accounts.models import User
+    from accounts.roles import OWN_ONLY
+
+    users = User.objects.filter(account_id=actor.account_id)
+    if actor.role in OWN_ONLY:
+        users = users.filter(pk=actor.pk)
+    return users

@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Account, AccountSetting, Address, Role, User
@@ -116,3 +117,31 @@ def account_setting_set(*, account: Account, key: str, value) -> AccountSetting:
         setting.full_clean()
         setting.save(update_fields=["value"])
     return setting
+
+
+@transaction.atomic
+def api_key_create(*, user: User, name: str, expires_at=None) -> tuple:
+    """Create an API key for a customer user. Returns (key row, the key itself, shown once)."""
+    from accounts.models import ApiKey
+
+    if user.account_id is None:
+        raise ValidationError({"user": "API keys belong to customer users (with an account)."})
+    api_key = ApiKey(user=user, account_id=user.account_id, name=name, expiry_date=expires_at)
+    key = ApiKey.objects.assign_key(api_key)
+    api_key.full_clean(exclude=["id", "prefix", "hashed_key"])
+    api_key.save()
+    return api_key, key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key) -> None:
+    """Revoke an API key for good."""
+    from django.utils import timezone
+
+    from accounts.models import ApiKey
+
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if not api_key.revoked:
+        api_key.revoked = True
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked", "revoked_at"])

@@ -98,3 +98,25 @@ def card_set_limit(*, card: Card, spend_limit: Decimal, spend_limit_duration: st
     card.full_clean()
     card.save(update_fields=["spend_limit", "spend_limit_duration"])
     return card
+
+
+@transaction.atomic
+def card_update(
+    *, card: Card, memo: str | None = None, profile=None, clear_profile: bool = False
+) -> Card:
+    """Change a card's memo and/or spending profile."""
+    card = _card_for_update(card)
+    changed = []
+    if memo is not None and memo != card.memo:
+        card.memo = memo
+        changed.append("memo")
+    if clear_profile and card.profile_id is not None:
+        card.profile = None
+        changed.append("profile")
+    elif profile is not None and profile.pk != card.profile_id:
+        card.profile = profile
+        changed.append("profile")
+    if changed:
+        card.full_clean()
+        card.save(update_fields=changed)
+    return card

@@ -80,6 +80,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_standardized_errors",
     "simple_history",
     "safedelete",
     "core",
@@ -224,6 +228,16 @@ LITHIC_ASA_SECRET = env.str("LITHIC_ASA_SECRET", default="")
 if LITHIC_ENVIRONMENT not in {"sandbox", "production"}:
     raise ImproperlyConfigured("LITHIC_ENVIRONMENT must be 'sandbox' or 'production'.")
 
+# --- Authorization (ASA) ---------------------------------------------------------------------
+
+# The whole decision's database budget: past it the authorization is declined, not left to
+# Lithic's own timeout. Lock waits on a busy account count against it.
+ASA_STATEMENT_TIMEOUT_MS = env.int("ASA_STATEMENT_TIMEOUT_MS", default=300)
+# Lithic result when the decision itself failed (database down or too slow).
+ASA_FAILURE_RESULT = env.str("ASA_FAILURE_RESULT", default="SUSPECTED_FRAUD")
+# Lithic result for a signed request whose body is not a valid authorization object.
+ASA_MALFORMED_RESULT = env.str("ASA_MALFORMED_RESULT", default="SUSPECTED_FRAUD")
+
 # --- Internationalisation, static ------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -236,8 +250,70 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # --- Libraries -------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.RolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "core.api.errors.ApiExceptionHandler",
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "409", "415", "422", "429"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Card program API",
+    "DESCRIPTION": (
+        "Manage your account's users, cards, spending rules and settings, and read card "
+        "transactions. Authenticate with `Authorization: Api-Key <key>`. POST requests accept "
+        "an `Idempotency-Key` header. Errors share one format with a stable `code`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
+        for name in (
+            "ValidationErrorEnum",
+            "ClientErrorEnum",
+            "ServerErrorEnum",
+            "ErrorCode401Enum",
+            "ErrorCode403Enum",
+            "ErrorCode404Enum",
+            "ErrorCode405Enum",
+            "ErrorCode406Enum",
+            "ErrorCode415Enum",
+            "ErrorCode429Enum",
+            "ErrorCode500Enum",
+        )
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+    ],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Api-Key <key>`",
+            }
+        }
+    },
+    "SECURITY": [{"ApiKeyAuth": []}],
+}
+# How long an Idempotency-Key's first response is replayed, and after how long an unfinished
+# request's claim is considered abandoned (its process died) and may be taken over.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
+IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60)
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 

@@ -96,3 +96,32 @@ def raw_sql():
             return None
 
     return run
+
+
+@pytest.fixture
+def api_client():
+    """`api_client(user)`: a DRF client authenticated with a fresh API key of that user."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    def make(user, **key_options):
+        with system_actor("test:fixtures"):
+            api_key, key = api_key_create(user=user, name="test", **key_options)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        client.api_key = api_key
+        return client
+
+    return make
+
+
+@pytest.fixture
+def customer_owner(acme, fixture_actor):
+    return user_create(email="otto@acme.test", account=acme, role=Role.OWNER, password=PASSWORD)
+
+
+@pytest.fixture
+def cardholder(acme, fixture_actor):
+    """A plain user of Acme who holds cards."""
+    return user_create(email="uma@acme.test", account=acme, role=Role.USER, password=PASSWORD)

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalChanges
 
-from accounts.models import Account, AccountSetting, Address, User
-from accounts.services import account_setting_set, address_add
+from accounts.models import Account, AccountSetting, Address, ApiKey, IdempotencyRecord, User
+from accounts.services import account_setting_set, address_add, api_key_create
 from cards.models import Card, CardProduct, CardState
 from cards.services import card_issue, card_product_create, card_set_state
 from core.admin import BusinessModelAdmin, EstimatedCountPaginator, FinancialRecordAdmin
@@ -115,7 +115,19 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         account=acme,
         payload={"card_token": str(card.lithic_card_token), "state": "OPEN"},
     )
+    api_key, _ = api_key_create(user=customer_admin, name="ERP sync")
+    idempotency_record = IdempotencyRecord.objects.create(
+        api_key=api_key,
+        account=acme,
+        key="order-1",
+        request_fingerprint="0" * 64,
+        state=IdempotencyRecord.State.COMPLETED,
+        response_status=201,
+        response_body={"token": str(card.token)},
+    )
     return {
+        ApiKey: api_key,
+        IdempotencyRecord: idempotency_record,
         Account: acme,
         User: customer_admin,
         Address: account_address,

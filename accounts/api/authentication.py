@@ -1,0 +1,72 @@
+"""`Authorization: Api-Key <key>`: the request acts as the key's user, in the key's account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from accounts.models import Account, ApiKey
+
+KEYWORD = "Api-Key"
+# Record use at most this often per key: a write per request would cost more than it tells.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, key = header.partition(" ")
+        if keyword != KEYWORD or not key.strip():
+            return None
+        key = key.strip()
+        prefix = key.partition(".")[0]
+        api_key = (
+            ApiKey.objects.select_related("user", "account")
+            .filter(prefix=prefix, revoked=False)
+            .first()
+        )
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed(
+                "This API key has expired.", code="api_key_expired"
+            )
+        user = api_key.user
+        if not user.is_active or user.deleted is not None or user.account_id != api_key.account_id:
+            raise exceptions.AuthenticationFailed(
+                "This API key's user is disabled.", code="user_inactive"
+            )
+        if api_key.account.deleted is not None or api_key.account.status == Account.Status.CLOSED:
+            raise exceptions.AuthenticationFailed("This account is closed.", code="account_closed")
+        self._touch(api_key)
+        # The audit context (core.audit) reads this from the Django request for history rows.
+        request._request.audit_api_key = api_key.prefix
+        return user, api_key
+
+    def authenticate_header(self, request):
+        return KEYWORD
+
+    @staticmethod
+    def _touch(api_key: ApiKey) -> None:
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`",
+        }

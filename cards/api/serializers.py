@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from accounts.selectors import user_list
+from cards.models import Card, CardType
+from cards.selectors import card_product_list
+from core.api.fields import TokenRelatedField
+from spending.models import SpendLimitDuration
+from spending.selectors import spending_profile_list
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.00")}
+
+
+class CardSerializer(serializers.ModelSerializer):
+    product = TokenRelatedField(scope=card_product_list, name="card product", read_only=True)
+    profile = TokenRelatedField(
+        scope=spending_profile_list, name="spending profile", read_only=True
+    )
+    cardholder = TokenRelatedField(scope=user_list, name="user", read_only=True)
+
+    class Meta:
+        model = Card
+        fields = (
+            "token",
+            "state",
+            "type",
+            "last_four",
+            "memo",
+            "spend_limit",
+            "spend_limit_duration",
+            "product",
+            "profile",
+            "cardholder",
+            "lithic_card_token",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class CardIssueSerializer(serializers.Serializer):
+    product = TokenRelatedField(
+        scope=card_product_list,
+        name="card product",
+        help_text="The card product to issue from; its type, limit and profile are the defaults.",
+    )
+    cardholder = TokenRelatedField(scope=user_list, name="user", required=False, allow_null=True)
+    memo = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    spend_limit = serializers.DecimalField(**MONEY, required=False, help_text="0 means no limit")
+    spend_limit_duration = serializers.ChoiceField(
+        choices=SpendLimitDuration.choices, required=False
+    )
+    profile = TokenRelatedField(
+        scope=spending_profile_list, name="spending profile", required=False, allow_null=True
+    )
+
+
+class CardUpdateSerializer(serializers.Serializer):
+    memo = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    spend_limit = serializers.DecimalField(**MONEY, required=False, help_text="0 means no limit")
+    spend_limit_duration = serializers.ChoiceField(
+        choices=SpendLimitDuration.choices, required=False
+    )
+    profile = TokenRelatedField(
+        scope=spending_profile_list, name="spending profile", required=False, allow_null=True
+    )
+
+
+__all__ = ["CardIssueSerializer", "CardSerializer", "CardType", "CardUpdateSerializer"]

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+
+from accounts.api.base import IDEMPOTENCY_PARAMETER, ApiViewSet, HistoryMixin
+from cards.api.serializers import CardIssueSerializer, CardSerializer, CardUpdateSerializer
+from cards.models import Card, CardState
+from cards.selectors import card_list
+from cards.services import card_issue, card_set_limit, card_set_state, card_update
+
+
+class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Cards of your account. Issue from a product, change memo/limit/profile, pause,
+    unpause or close. A closed card cannot be reopened; cards are closed, not deleted."""
+
+    policy_resource = "cards"
+    serializer_class = CardSerializer
+    filterset_fields = ("state", "type")
+
+    model = Card
+
+    def scoped(self, *, actor):
+        return card_list(actor=actor).order_by("-created_at", "-id")
+
+    @extend_schema(
+        request=CardIssueSerializer,
+        responses={201: CardSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    def create(self, request, *args, **kwargs):
+        data = self.validated_input(CardIssueSerializer)
+        return self.output(card_issue(account=request.user.account, **data), status=201)
+
+    @extend_schema(request=CardUpdateSerializer, responses=CardSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        card = self.get_object()
+        data = self.validated_input(CardUpdateSerializer)
+        if "memo" in data or "profile" in data:
+            card = card_update(
+                card=card,
+                memo=data.get("memo"),
+                profile=data.get("profile"),
+                clear_profile="profile" in data and data["profile"] is None,
+            )
+        if "spend_limit" in data or "spend_limit_duration" in data:
+            card = card_set_limit(
+                card=card,
+                spend_limit=data.get("spend_limit", card.spend_limit),
+                spend_limit_duration=data.get("spend_limit_duration", card.spend_limit_duration),
+            )
+        return self.output(card)
+
+    def _state_change(self, state: str):
+        return self.output(card_set_state(card=self.get_object(), state=state))
+
+    @extend_schema(request=None, responses=CardSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def pause(self, request, *args, **kwargs):
+        return self._state_change(CardState.PAUSED)
+
+    @extend_schema(request=None, responses=CardSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def unpause(self, request, *args, **kwargs):
+        return self._state_change(CardState.OPEN)
+
+    @extend_schema(request=None, responses=CardSerializer, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def close(self, request, *args, **kwargs):
+        return self._state_change(CardState.CLOSED)

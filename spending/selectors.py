@@ -1,0 +1,18 @@
+"""Reads of the MCC catalogue and spending profiles, scoped to what the actor may see."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+
+
+def spending_category_list() -> QuerySet[SpendingCategory]:
+    return SpendingCategory.objects.all()
+
+
+def spending_profile_list(*, actor) -> QuerySet[SpendingProfile]:
+    rules = ProfileCategory.objects.select_related("category").order_by("category__mcc")
+    return SpendingProfile.objects.filter(account_id=actor.account_id).prefetch_related(
+        Prefetch("category_rules", queryset=rules)
+    )
