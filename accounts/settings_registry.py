@@ -89,6 +89,15 @@ REGISTRY: dict[str, SettingSpec] = {
 }
 
 
+# Decimal settings are amounts: they fit the money columns (12 digits, 2 of them cents), and
+# anything larger could not even be quantized to cents.
+_MONEY_BOUND = Decimal("1e10")
+
+
+def _fits_money(number: Decimal) -> bool:
+    return number.is_finite() and abs(number) < _MONEY_BOUND
+
+
 def _coerce(spec: SettingSpec, value: Any) -> Any:
     """The typed value for a JSON value, or ValidationError. No silent coercion across types."""
     if spec.type is bool:
@@ -105,15 +114,19 @@ def _coerce(spec: SettingSpec, value: Any) -> Any:
             except InvalidOperation:
                 pass
             else:
-                if number.is_finite() and number == number.quantize(Decimal("0.01")):
+                if _fits_money(number) and number == number.quantize(Decimal("0.01")):
                     return number.quantize(Decimal("0.01"))
-        elif isinstance(value, Decimal) and value.is_finite():
+        elif isinstance(value, Decimal) and _fits_money(value):
             return value.quantize(Decimal("0.01"))
     elif spec.type is str and isinstance(value, str):
         return value
+    # The code goes on the field's error: Django drops a code given beside a dict of errors.
     raise ValidationError(
-        {"value": f"'{spec.key}' expects a {spec.type.__name__}, got {value!r}"},
-        code="invalid_type",
+        {
+            "value": ValidationError(
+                f"'{spec.key}' expects a {spec.type.__name__}, got {value!r}", code="invalid_type"
+            )
+        }
     )
 
 
@@ -122,8 +135,12 @@ def get_spec(key: str) -> SettingSpec:
         return REGISTRY[key]
     except KeyError:
         raise ValidationError(
-            {"key": f"Unknown setting '{key}'. Known: {', '.join(sorted(REGISTRY))}"},
-            code="unknown_key",
+            {
+                "key": ValidationError(
+                    f"Unknown setting '{key}'. Known: {', '.join(sorted(REGISTRY))}",
+                    code="unknown_key",
+                )
+            }
         ) from None
 
 
@@ -134,7 +151,10 @@ def parse_setting(key: str, stored: Any) -> Any:
         try:
             validator(typed)
         except ValidationError as exc:
-            raise ValidationError({"value": f"'{key}' {exc.messages[0]}"}, code="invalid") from None
+            # Not "invalid": a ModelForm swaps that code for its field's own message.
+            raise ValidationError(
+                {"value": ValidationError(f"'{key}' {exc.messages[0]}", code="invalid_value")}
+            ) from None
     return typed
 
 

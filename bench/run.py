@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("bench_load",)
+BENCHMARKS = ("bench_load", "bench_asa", "bench_api")
 
 
 def _fmt_row(result: dict) -> str:
@@ -48,11 +48,12 @@ def main(argv: list[str]) -> int:
         notes += report["notes"]
 
     print()
-    print("| benchmark | rows | seconds | rows/s | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|")
-    for result in results:
-        print(_fmt_row(result))
-    print()
+    if results:
+        print("| benchmark | rows | seconds | rows/s | peak RSS MiB |")
+        print("|---|---:|---:|---:|---:|")
+        for result in results:
+            print(_fmt_row(result))
+        print()
     for note in notes:
         print(note)
     return 0

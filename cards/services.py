@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cards.models import Card, CardProduct, CardState
 from core.errors import InvalidStateTransition
+
+# Marks an argument the caller did not pass, so that None can mean "clear this field".
+UNSET: Any = object()
 
 
 @transaction.atomic
@@ -31,8 +36,70 @@ def card_product_create(
         default_profile=default_profile,
         description=description,
     )
+    _check_product_name_free(product)
     product.full_clean()
     product.save()
+    return product
+
+
+def _check_product_name_free(product: CardProduct) -> None:
+    # Model validation reports the live-name constraint (it has a condition) without a field
+    # or code; callers need "this name is taken" on `name`.
+    taken = CardProduct.objects.filter(account_id=product.account_id, name=product.name)
+    if product.pk is not None:
+        taken = taken.exclude(pk=product.pk)
+    if taken.exists():
+        raise ValidationError(
+            {"name": ValidationError("A card product with this name exists.", code="unique")}
+        )
+
+
+@transaction.atomic
+def card_product_update(
+    *,
+    product: CardProduct,
+    name: str = UNSET,
+    description: str = UNSET,
+    card_type: str = UNSET,
+    default_spend_limit: Decimal = UNSET,
+    default_spend_limit_duration: str = UNSET,
+    default_profile=UNSET,
+    is_active: bool = UNSET,
+) -> CardProduct:
+    """Change a card product; cards already issued from it keep what they were given."""
+    product = CardProduct.objects.select_for_update().get(pk=product.pk)
+    wanted = {
+        "name": name,
+        "description": description,
+        "card_type": card_type,
+        "default_spend_limit": default_spend_limit,
+        "default_spend_limit_duration": default_spend_limit_duration,
+        "default_profile": default_profile,
+        "is_active": is_active,
+    }
+    changed = []
+    for field, value in wanted.items():
+        if value is UNSET:
+            continue
+        if field == "default_profile":
+            if (value.pk if value is not None else None) == product.default_profile_id:
+                continue
+        elif getattr(product, field) == value:
+            continue
+        setattr(product, field, value)
+        changed.append(field)
+    if not changed:
+        return product
+    if product.default_profile is not None and (
+        product.default_profile.account_id != product.account_id
+    ):
+        raise ValidationError(
+            {"default_profile": "The spending profile belongs to another account."}
+        )
+    if "name" in changed:
+        _check_product_name_free(product)
+    product.full_clean()
+    product.save(update_fields=changed)
     return product
 
 

@@ -4,7 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from cards.api.views import CardViewSet
+from accounts.api.views import AccountSettingViewSet, AccountViewSet, AddressViewSet, UserViewSet
+from cards.api.views import CardProductViewSet, CardViewSet
+from spending.api.views import SpendingCategoryViewSet, SpendingProfileViewSet
+from transactions.api.views import TransactionViewSet
 
 
 class Router(DefaultRouter):
@@ -13,8 +16,30 @@ class Router(DefaultRouter):
 
 router = Router(trailing_slash=True)
 router.register("cards", CardViewSet, basename="card")
+router.register("card-products", CardProductViewSet, basename="card-product")
+router.register("spending-profiles", SpendingProfileViewSet, basename="spending-profile")
+router.register("spending-categories", SpendingCategoryViewSet, basename="spending-category")
+router.register("transactions", TransactionViewSet, basename="transaction")
+router.register("users", UserViewSet, basename="user")
+router.register("addresses", AddressViewSet, basename="address")
+router.register("settings", AccountSettingViewSet, basename="account-setting")
+
+# The caller's own account is a singleton, which a router cannot route.
+account_urls = [
+    path(
+        "v1/account/",
+        AccountViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="account-detail",
+    ),
+    path(
+        "v1/account/history/",
+        AccountViewSet.as_view({"get": "history"}),
+        name="account-history",
+    ),
+]
 
 urlpatterns = [
+    *account_urls,
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -268,6 +268,9 @@ DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "core.api.errors.ApiExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "409", "415", "422", "429"],
+    "ERROR_SCHEMAS": {
+        str(code): f"core.api.errors.ErrorResponse{code}Serializer" for code in (400, 401, 409, 422)
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Card program API",
@@ -294,6 +297,15 @@ SPECTACULAR_SETTINGS = {
             "ErrorCode429Enum",
             "ErrorCode500Enum",
         )
+    }
+    | {
+        "AddressOwnerTypeEnum": "accounts.api.serializers.OWNER_TYPES",
+        "SettingTypeEnum": "accounts.api.serializers.SETTING_TYPE_CHOICES",
+        "CardTypeEnum": "cards.models.CardType",
+        "SpendLimitDurationEnum": "spending.models.SpendLimitDuration",
+        "TransactionStatusEnum": "transactions.models.TransactionStatus",
+        "TransactionTypeEnum": "transactions.models.TransactionType",
+        "TransactionEventTypeEnum": "transactions.models.EventType",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",

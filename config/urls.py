@@ -11,5 +11,6 @@ urlpatterns = [
     path("healthz/", core_views.healthz, name="healthz"),
     path("readyz/", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("lithic/", include("transactions.urls")),
     path("api/", include("config.api_urls")),
 ]

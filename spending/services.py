@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
+from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.soft_delete import soft_delete
+from spending.errors import ProfileInUse
 from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+
+# Marks an argument the caller did not pass, so that None can mean "clear this field".
+UNSET: Any = object()
 
 
 @transaction.atomic
@@ -17,8 +26,10 @@ def spending_profile_create(
     description: str = "",
     spend_limit: Decimal | None = None,
     spend_limit_duration: str | None = None,
+    allowed_mccs: Iterable[str] | None = None,
+    blocked_mccs: Iterable[str] | None = None,
 ) -> SpendingProfile:
-    """Create a spending profile for an account."""
+    """Create a spending profile for an account, with its allowed and blocked categories."""
     profile = SpendingProfile(
         account=account,
         name=name,
@@ -26,9 +37,161 @@ def spending_profile_create(
         spend_limit=spend_limit,
         spend_limit_duration=spend_limit_duration,
     )
+    _check_limit_and_duration(profile)
+    _check_profile_name_free(profile)
     profile.full_clean()
     profile.save()
+    if allowed_mccs is not None or blocked_mccs is not None:
+        spending_profile_set_rules(
+            profile=profile, allowed_mccs=allowed_mccs, blocked_mccs=blocked_mccs
+        )
     return profile
+
+
+def _check_profile_name_free(profile: SpendingProfile) -> None:
+    # Model validation reports the live-name constraint (it has a condition) without a field
+    # or code; callers need "this name is taken" on `name`.
+    taken = SpendingProfile.objects.filter(account_id=profile.account_id, name=profile.name)
+    if profile.pk is not None:
+        taken = taken.exclude(pk=profile.pk)
+    if taken.exists():
+        raise ValidationError(
+            {"name": ValidationError("A spending profile with this name exists.", code="unique")}
+        )
+
+
+def _check_limit_and_duration(profile: SpendingProfile) -> None:
+    if (profile.spend_limit is None) == (profile.spend_limit_duration is None):
+        return
+    missing = "spend_limit" if profile.spend_limit is None else "spend_limit_duration"
+    raise ValidationError(
+        {
+            missing: ValidationError(
+                "A spend limit and its duration are set together (or both left empty).",
+                code="limit_and_duration_together",
+            )
+        }
+    )
+
+
+@transaction.atomic
+def spending_profile_update(
+    *,
+    profile: SpendingProfile,
+    name: str = UNSET,
+    description: str = UNSET,
+    spend_limit: Decimal | None = UNSET,
+    spend_limit_duration: str | None = UNSET,
+    allowed_mccs: Iterable[str] | None = None,
+    blocked_mccs: Iterable[str] | None = None,
+) -> SpendingProfile:
+    """Change a profile's fields; a category list that is given replaces that list."""
+    profile = SpendingProfile.objects.select_for_update().get(pk=profile.pk)
+    wanted = {
+        "name": name,
+        "description": description,
+        "spend_limit": spend_limit,
+        "spend_limit_duration": spend_limit_duration,
+    }
+    changed = [f for f, v in wanted.items() if v is not UNSET and getattr(profile, f) != v]
+    for field in changed:
+        setattr(profile, field, wanted[field])
+    if changed:
+        _check_limit_and_duration(profile)
+        if "name" in changed:
+            _check_profile_name_free(profile)
+        profile.full_clean()
+        profile.save(update_fields=changed)
+    if allowed_mccs is not None or blocked_mccs is not None:
+        spending_profile_set_rules(
+            profile=profile, allowed_mccs=allowed_mccs, blocked_mccs=blocked_mccs
+        )
+    return profile
+
+
+@transaction.atomic
+def spending_profile_set_rules(
+    *,
+    profile: SpendingProfile,
+    allowed_mccs: Iterable[str] | None = None,
+    blocked_mccs: Iterable[str] | None = None,
+) -> SpendingProfile:
+    """Replace the allowed and/or the blocked categories of a profile (None leaves a list be).
+
+    A code moved to the other list changes its rule in place; codes left out of a given list
+    lose their rule (soft-deleted, so the profile's rule history stays readable).
+    """
+    given = {
+        rule: list(dict.fromkeys(codes))
+        for rule, codes in (
+            (ProfileCategory.Rule.ALLOWED, allowed_mccs),
+            (ProfileCategory.Rule.BLOCKED, blocked_mccs),
+        )
+        if codes is not None
+    }
+    field_of = {
+        ProfileCategory.Rule.ALLOWED: "allowed_mccs",
+        ProfileCategory.Rule.BLOCKED: "blocked_mccs",
+    }
+    wanted = {code for codes in given.values() for code in codes}
+    categories = {c.mcc: c for c in SpendingCategory.objects.filter(mcc__in=wanted)}
+    errors: dict[str, list[ValidationError]] = {}
+    for rule, codes in given.items():
+        unknown = [code for code in codes if code not in categories]
+        if unknown:
+            errors.setdefault(field_of[rule], []).append(
+                ValidationError(
+                    "Not a merchant category code of the catalogue: %(codes)s.",
+                    code="unknown_mcc",
+                    params={"codes": ", ".join(unknown)},
+                )
+            )
+    if len(given) == 2:
+        both = sorted(
+            set(given[ProfileCategory.Rule.ALLOWED]) & set(given[ProfileCategory.Rule.BLOCKED])
+        )
+        if both:
+            errors.setdefault("blocked_mccs", []).append(
+                ValidationError(
+                    "A category cannot be both allowed and blocked: %(codes)s.",
+                    code="allowed_and_blocked",
+                    params={"codes": ", ".join(both)},
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+
+    # Lock the profile first, so two concurrent replacements of its lists run one after the other.
+    profile = SpendingProfile.objects.select_for_update().get(pk=profile.pk)
+    current = (
+        ProfileCategory.objects.select_for_update(of=("self",))
+        .filter(profile=profile)
+        .select_related("category")
+    )
+    for row in current:
+        if row.rule in given and row.category.mcc not in wanted:
+            soft_delete(obj=row)
+    for rule, codes in given.items():
+        for code in codes:
+            profile_category_set(profile=profile, category=categories[code], rule=rule)
+    return profile
+
+
+@transaction.atomic
+def spending_profile_delete(*, profile: SpendingProfile) -> None:
+    """Soft-delete a profile that no open card and no card product uses any more."""
+    # Cards and products live in an app above this one: ask the registry, not an import.
+    card_model = apps.get_model("cards", "Card")
+    product_model = apps.get_model("cards", "CardProduct")
+    profile = SpendingProfile.objects.select_for_update().get(pk=profile.pk)
+    cards = card_model.objects.filter(profile=profile).exclude(state="CLOSED").count()
+    products = product_model.objects.filter(default_profile=profile).count()
+    if cards or products:
+        raise ProfileInUse(
+            f"The spending profile is used by {cards} card(s) that are not closed and "
+            f"{products} card product(s); move them to another profile first."
+        )
+    soft_delete(obj=profile)
 
 
 @transaction.atomic

@@ -23,7 +23,15 @@ from core.admin import BusinessModelAdmin, EstimatedCountPaginator, FinancialRec
 from core.soft_delete import soft_delete
 from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
 from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
-from transactions.models import Transaction, TransactionEvent, TransactionStatus
+from transactions.models import (
+    AccountFunds,
+    LedgerEntry,
+    SpendCounter,
+    Transaction,
+    TransactionEvent,
+    TransactionStatus,
+    UnmatchedAuthorization,
+)
 from webhooks.models import Webhook
 
 CONSOLE_APPS = ("accounts", "spending", "cards", "transactions", "webhooks")
@@ -108,6 +116,16 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         amount=transaction.amount,
         created=timezone.now(),
     )
+    funds = AccountFunds.objects.create(account=acme)
+    ledger_entry = LedgerEntry.objects.create(
+        account=acme, kind="OPENING", amount=acme.balance, balance_after=acme.balance
+    )
+    counter = SpendCounter.objects.create(
+        account=acme, scope="CARD", owner_id=card.pk, period="life", amount=transaction.amount
+    )
+    unmatched = UnmatchedAuthorization.objects.create(
+        token=str(uuid.uuid4()), card_token=str(uuid.uuid4()), result="CARD_PAUSED", reason="x"
+    )
     webhook = Webhook.objects.create(
         webhook_id="msg_2f4c9a",
         event_token=str(uuid.uuid4()),
@@ -139,6 +157,10 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         Card: card,
         Transaction: transaction,
         TransactionEvent: event,
+        AccountFunds: funds,
+        LedgerEntry: ledger_entry,
+        SpendCounter: counter,
+        UnmatchedAuthorization: unmatched,
         Webhook: webhook,
     }
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from core.admin import FinancialRecordAdmin, FinancialRecordInline
-from transactions.models import Transaction, TransactionEvent
+from transactions.models import (
+    AccountFunds,
+    LedgerEntry,
+    SpendCounter,
+    Transaction,
+    TransactionEvent,
+    UnmatchedAuthorization,
+)
 
 
 class TransactionEventInline(FinancialRecordInline):
@@ -34,18 +44,49 @@ class TransactionAdmin(FinancialRecordAdmin):
     search_help_text = "Exact transaction token."
     # Sorting by any other column sorts the whole table.
     sortable_by = ("transaction_date",)
-    readonly_fields = ("token", "created_at", "updated_at")
+    readonly_fields = ("token", "created_at", "updated_at", "decision_trace")
     fieldsets = (
         (None, {"fields": ("token", "account", "card", "type", "status", "transaction_date")}),
-        ("Amounts", {"fields": (("amount", "settled_amount", "currency"),)}),
+        (
+            "Amounts",
+            {
+                "fields": (
+                    ("amount", "settled_amount", "currency"),
+                    ("hold_amount", "refunded_amount"),
+                    ("profile", "counted"),
+                )
+            },
+        ),
         (
             "Merchant",
             {"fields": ("merchant_descriptor", ("merchant_city", "merchant_country"), "mcc")},
         ),
-        ("Decision", {"fields": ("result", "declined_reason")}),
+        ("Decision", {"fields": ("result", "declined_reason", "decision_trace")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
     inlines = (TransactionEventInline,)
+
+    @admin.display(description="Why was this approved or declined")
+    def decision_trace(self, obj: Transaction) -> str:
+        steps = (obj.decision or {}).get("steps") or []
+        if not steps:
+            return "No decision trace (not decided by the authorization engine)."
+        rows = []
+        for step in steps:
+            if "rule" in step:
+                passed = "passed" if step.get("passed") else "FAILED"
+                details = {k: v for k, v in step.items() if k not in ("rule", "passed")}
+                rows.append((step["rule"], passed, json.dumps(details, sort_keys=True)))
+            else:
+                rows.append(("result", step.get("result", ""), step.get("reason", "")))
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>", rows)
+        checked = (obj.decision or {}).get("checked_at", "")
+        return format_html(
+            "<p>Checked at {}</p><table><tr><th>rule</th><th>outcome</th><th>values at that "
+            "moment</th></tr>{}</table>",
+            checked,
+            body,
+        )
 
 
 @admin.register(TransactionEvent)
@@ -67,3 +108,58 @@ class TransactionEventAdmin(FinancialRecordAdmin):
         "created",
         "recorded_at",
     )
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(FinancialRecordAdmin):
+    list_display = ("id", "account", "kind", "amount", "balance_after", "transaction", "created_at")
+    list_select_related = ("account", "transaction")
+    list_filter = ("kind",)
+    search_fields = ("=event_token", "=transaction__token")
+    search_help_text = "Exact event token or transaction token."
+    sortable_by = ("id",)
+    fields = (
+        "account",
+        "kind",
+        "amount",
+        "balance_after",
+        "transaction",
+        "event_token",
+        "created_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(UnmatchedAuthorization)
+class UnmatchedAuthorizationAdmin(FinancialRecordAdmin):
+    list_display = ("token", "card_token", "result", "reason", "received_at")
+    list_filter = ("result",)
+    search_fields = ("=token", "=card_token")
+    search_help_text = "Exact transaction token or card token."
+    sortable_by = ("received_at",)
+    fields = ("token", "card_token", "account", "result", "reason", "body", "received_at")
+    readonly_fields = fields
+
+
+@admin.register(SpendCounter)
+class SpendCounterAdmin(FinancialRecordAdmin):
+    """Derived totals, kept by the engine and checked by `check_ledger`: read-only."""
+
+    list_display = ("scope", "owner_id", "period", "amount", "account", "updated_at")
+    list_select_related = ("account",)
+    list_filter = ("scope",)
+    search_fields = ("=owner_id",)
+    search_help_text = "Exact card or profile id."
+    sortable_by = ("period",)
+    fields = ("account", "scope", "owner_id", "period", "amount", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(AccountFunds)
+class AccountFundsAdmin(FinancialRecordAdmin):
+    """Open holds per account, beside the posted balance: read-only."""
+
+    list_display = ("account", "held", "opened_at", "updated_at")
+    list_select_related = ("account",)
+    fields = ("account", "held", "opened_at", "updated_at")
+    readonly_fields = fields

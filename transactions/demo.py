@@ -59,6 +59,11 @@ TRANSACTION_COLUMNS = (
     "created_at",
     "updated_at",
     "deleted",
+    "hold_amount",
+    "refunded_amount",
+    "profile_id",
+    "counted",
+    "decision",
 )
 STATUS_INDEX = TRANSACTION_COLUMNS.index("status")
 
@@ -750,6 +755,13 @@ def transaction_rows(
             when,
             now,
             now,
+            None,
+            # Demo history predates the ledger: no open holds and nothing in the spend counters,
+            # so `check_ledger` holds on a seeded database.
+            _cents(0),
+            _cents(0),
+            None,
+            False,
             None,
         )
 

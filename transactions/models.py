@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from core.models import FinancialRecord
 
+ZERO = Decimal("0.00")
+
 
 class TransactionStatus(models.TextChoices):
     """Lithic's transaction `status`, verbatim."""
@@ -84,6 +86,34 @@ class Transaction(FinancialRecord):
     transaction_date = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the authorization engine and the post-authorization services maintain. Database
+    # defaults, so bulk loads that do not name these columns (seed_demo's COPY) still work.
+    hold_amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=ZERO,
+        db_default=ZERO,
+        help_text="Open hold on the account's available balance",
+    )
+    refunded_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO
+    )
+    profile = models.ForeignKey(
+        "spending.SpendingProfile",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The spending profile whose limit this transaction counted against",
+    )
+    counted = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Counted in the spend counters (approved by the authorization engine)",
+    )
+    decision = models.JSONField(
+        null=True, blank=True, help_text="Each rule checked at authorization, in order"
+    )
 
     class Meta:
         db_table = "transactions"
@@ -109,6 +139,18 @@ class Transaction(FinancialRecord):
                 condition=~Q(status="DECLINED") | ~Q(declined_reason=""),
                 name="transactions_declined_has_reason",
             ),
+            models.CheckConstraint(
+                condition=Q(hold_amount__gte=0), name="transactions_hold_amount_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0)
+                & Q(refunded_amount__lte=models.F("settled_amount")),
+                name="transactions_settled_covers_refunded",
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_amount=0) | Q(status="PENDING"),
+                name="transactions_hold_only_while_pending",
+            ),
         ]
         indexes = [
             # The three read paths: a card's history, an account's history, and an account's
@@ -123,6 +165,12 @@ class Transaction(FinancialRecord):
             ),
             # The operator console's program-wide list, newest first.
             models.Index(fields=["-transaction_date", "-id"], name="transactions_date_idx"),
+            # Open holds of an account: check_ledger and hold reconciliation.
+            models.Index(
+                fields=["account"],
+                condition=Q(hold_amount__gt=0),
+                name="transactions_open_hold_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,3 +209,153 @@ class TransactionEvent(FinancialRecord):
 
     def __str__(self) -> str:
         return f"{self.type} {self.amount}"
+
+
+class CounterScope(models.TextChoices):
+    CARD = "CARD", "Card"
+    PROFILE = "PROFILE", "Spending profile"
+
+
+LIFETIME_PERIOD = "life"
+
+
+class SpendCounter(models.Model):
+    """Spend of one card or one spending profile in one window: open holds plus settled amounts.
+
+    A card or profile keeps a row for its calendar month (`2026-11`), calendar year (`2026`) and
+    lifetime (`life`) in UTC, whatever its current duration, so that changing a limit's duration
+    finds the spend already there. No per-row history: transactions and ledger entries are the
+    audit trail, and `check_ledger` recomputes every row from them.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    scope = models.CharField(max_length=8, choices=CounterScope.choices)
+    owner_id = models.BigIntegerField(help_text="The card id or the spending profile id")
+    period = models.CharField(max_length=7)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "spend_counters"
+        ordering = ("scope", "owner_id", "period")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "owner_id", "period"], name="spend_counters_window_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(scope__in=["CARD", "PROFILE"]), name="spend_counters_scope_valid"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="spend_counters_amount_gte_0"),
+        ]
+        indexes = [models.Index(fields=["account"], name="spend_counters_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.owner_id} {self.period}: {self.amount}"
+
+
+class AccountFunds(models.Model):
+    """The per-account hold counter beside `Account.balance` (the posted balance).
+
+    Available = balance - held. Created the first time the ledger touches an account, with an
+    OPENING ledger entry for the balance it had then.
+    """
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.PROTECT, primary_key=True, related_name="funds"
+    )
+    held = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "account_funds"
+        verbose_name_plural = "account funds"
+        constraints = [
+            models.CheckConstraint(condition=Q(held__gte=0), name="account_funds_held_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"held {self.held}"
+
+
+class LedgerEntryKind(models.TextChoices):
+    OPENING = "OPENING", "Opening balance"
+    SETTLEMENT = "SETTLEMENT", "Settlement (clearing)"
+    RETURN = "RETURN", "Return (refund)"
+
+
+class LedgerEntry(FinancialRecord):
+    """One change of an account's posted balance. The database refuses UPDATE and DELETE."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    transaction = models.ForeignKey(
+        Transaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        db_constraint=False,
+    )
+    event_token = models.UUIDField(null=True, blank=True)
+    kind = models.CharField(max_length=12, choices=LedgerEntryKind.choices)
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Signed: negative takes money off the balance"
+    )
+    balance_after = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ledger_entries"
+        ordering = ("id",)
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[c.value for c in LedgerEntryKind]),
+                name="ledger_entries_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_entries_balance_after_gte_0"
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(kind="OPENING"),
+                name="ledger_entries_one_opening_per_account",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "id"], name="ledger_entries_account_idx"),
+            models.Index(fields=["transaction"], name="ledger_entries_txn_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
+
+class UnmatchedAuthorization(FinancialRecord):
+    """An ASA request that could not be tied to a card: unknown card or malformed body.
+
+    Such a request cannot become a Transaction (which needs a card and an account), but it is
+    answered and must be findable, and a retry of it must get the same answer.
+    """
+
+    token = models.CharField(max_length=64, help_text="Lithic's transaction token, if any")
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    card_token = models.CharField(max_length=64, blank=True, default="")
+    result = models.CharField(max_length=40)
+    reason = models.CharField(max_length=255)
+    body = models.TextField(blank=True, default="", help_text="The request body (truncated)")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "unmatched_authorizations"
+        ordering = ("-received_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token"], condition=~Q(token=""), name="unmatched_auth_token_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.result}: {self.reason}"

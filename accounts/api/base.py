@@ -3,6 +3,10 @@ soft delete, and the change history of any object."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
@@ -147,13 +151,53 @@ def _masked(value):
     return f"••••{text[-4:]}" if len(text) >= 8 else "••••"
 
 
+def _public_references(model, rows: list) -> dict[str, Callable]:
+    """For each reference column, how to show it: numeric ids never leave the API, so a foreign
+    key is shown as the row's token (one query per column for the whole page), a content type
+    as its model name, and a generic owner as the owner's token."""
+    shown: dict[str, Callable] = {}
+    for field in model._meta.concrete_fields:
+        if not field.is_relation:
+            continue
+        ids = {getattr(row, field.attname) for row in rows} - {None}
+        related = field.related_model
+        if related is ContentType:
+            shown[field.attname] = lambda row, value: ContentType.objects.get_for_id(value).model
+        elif any(f.name == "token" for f in related._meta.concrete_fields):
+            tokens = dict(related._base_manager.filter(pk__in=ids).values_list("pk", "token"))
+            shown[field.attname] = lambda row, value, tokens=tokens: tokens.get(value)
+        else:
+            shown[field.attname] = lambda row, value: None
+    for generic in model._meta.private_fields:
+        if not isinstance(generic, GenericForeignKey):
+            continue
+        type_attname = model._meta.get_field(generic.ct_field).attname
+        by_type: dict[int, set] = {}
+        for row in rows:
+            by_type.setdefault(getattr(row, type_attname), set()).add(
+                getattr(row, generic.fk_field)
+            )
+        tokens = {}
+        for type_id, ids in by_type.items():
+            related = ContentType.objects.get_for_id(type_id).model_class()
+            for pk, token in related._base_manager.filter(pk__in=ids).values_list("pk", "token"):
+                tokens[type_id, pk] = token
+        shown[generic.fk_field] = lambda row, value, tokens=tokens, attname=type_attname: (
+            tokens.get((getattr(row, attname), value))
+        )
+    return shown
+
+
 def history_entries(model, rows: list, older) -> list[dict]:
     """Entries for history rows (newest first); `older` is the row just before the last."""
     fields = {
         f.attname: f
         for f in model._meta.concrete_fields
-        if f.attname not in _SKIP_IN_DIFF and not isinstance(f, BlindIndexField)
+        if f.attname not in _SKIP_IN_DIFF
+        and not isinstance(f, BlindIndexField)
+        and not f.primary_key
     }
+    references = _public_references(model, [*rows, *([older] if older is not None else [])])
     entries = []
     for index, row in enumerate(rows):
         previous = rows[index + 1] if index + 1 < len(rows) else older
@@ -168,6 +212,10 @@ def history_entries(model, rows: list, older) -> list[dict]:
             if previous is None and new in (None, ""):
                 continue
             hide = isinstance(field, EncryptedFieldMixin)
+            if attname in references:
+                show = references[attname]
+                old = show(previous, old) if old is not None else None
+                new = show(row, new) if new is not None else None
             changes.append(
                 {
                     "field": field.name,
@@ -176,10 +224,18 @@ def history_entries(model, rows: list, older) -> list[dict]:
                 }
             )
         user = row.history_user
+        change = HISTORY_TYPES.get(row.history_type, "changed")
+        # A soft delete is a save that sets `deleted`; it is the row's deletion all the same.
+        if (
+            getattr(row, "deleted", None) is not None
+            and previous is not None
+            and getattr(previous, "deleted", None) is None
+        ):
+            change = HISTORY_TYPES["-"]
         entries.append(
             {
                 "history_date": row.history_date,
-                "change": HISTORY_TYPES.get(row.history_type, "changed"),
+                "change": change,
                 "user": {"token": user.token, "email": user.email} if user else None,
                 "api_key": row.history_api_key,
                 "actor": row.history_actor,

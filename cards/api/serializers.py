@@ -5,7 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.selectors import user_list
-from cards.models import Card, CardType
+from cards.models import Card, CardProduct, CardType
 from cards.selectors import card_product_list
 from core.api.fields import TokenRelatedField
 from spending.models import SpendLimitDuration
@@ -69,4 +69,69 @@ class CardUpdateSerializer(serializers.Serializer):
     )
 
 
-__all__ = ["CardIssueSerializer", "CardSerializer", "CardType", "CardUpdateSerializer"]
+class CardProductSerializer(serializers.ModelSerializer):
+    default_profile = TokenRelatedField(
+        scope=spending_profile_list, name="spending profile", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = CardProduct
+        fields = (
+            "token",
+            "name",
+            "description",
+            "card_type",
+            "default_spend_limit",
+            "default_spend_limit_duration",
+            "default_profile",
+            "is_active",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class CardProductCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    card_type = serializers.ChoiceField(choices=CardType.choices, default=CardType.VIRTUAL)
+    default_spend_limit = serializers.DecimalField(
+        **MONEY, default=Decimal("0.00"), help_text="0 means no limit"
+    )
+    default_spend_limit_duration = serializers.ChoiceField(
+        choices=SpendLimitDuration.choices, default=SpendLimitDuration.MONTHLY
+    )
+    default_profile = TokenRelatedField(
+        scope=spending_profile_list,
+        name="spending profile",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Spending profile given to cards issued from this product",
+    )
+
+
+class CardProductUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    card_type = serializers.ChoiceField(choices=CardType.choices, required=False)
+    default_spend_limit = serializers.DecimalField(
+        **MONEY, required=False, help_text="0 means no limit"
+    )
+    default_spend_limit_duration = serializers.ChoiceField(
+        choices=SpendLimitDuration.choices, required=False
+    )
+    default_profile = TokenRelatedField(
+        scope=spending_profile_list, name="spending profile", required=False, allow_null=True
+    )
+    is_active = serializers.BooleanField(required=False)
+
+
+__all__ = [
+    "CardIssueSerializer",
+    "CardProductCreateSerializer",
+    "CardProductSerializer",
+    "CardProductUpdateSerializer",
+    "CardSerializer",
+    "CardType",
+    "CardUpdateSerializer",
+]

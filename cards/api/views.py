@@ -4,11 +4,25 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 
-from accounts.api.base import IDEMPOTENCY_PARAMETER, ApiViewSet, HistoryMixin
-from cards.api.serializers import CardIssueSerializer, CardSerializer, CardUpdateSerializer
-from cards.models import Card, CardState
-from cards.selectors import card_list
-from cards.services import card_issue, card_set_limit, card_set_state, card_update
+from accounts.api.base import IDEMPOTENCY_PARAMETER, ApiViewSet, HistoryMixin, SoftDestroyMixin
+from cards.api.serializers import (
+    CardIssueSerializer,
+    CardProductCreateSerializer,
+    CardProductSerializer,
+    CardProductUpdateSerializer,
+    CardSerializer,
+    CardUpdateSerializer,
+)
+from cards.models import Card, CardProduct, CardState
+from cards.selectors import card_list, card_product_list
+from cards.services import (
+    card_issue,
+    card_product_create,
+    card_product_update,
+    card_set_limit,
+    card_set_state,
+    card_update,
+)
 
 
 class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
@@ -69,3 +83,37 @@ class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
     @action(detail=True, methods=["post"])
     def close(self, request, *args, **kwargs):
         return self._state_change(CardState.CLOSED)
+
+
+class CardProductViewSet(
+    HistoryMixin,
+    SoftDestroyMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    ApiViewSet,
+):
+    """Card products of your account: the templates cards are issued from (type, default
+    limit, default spending profile). Deleting one leaves the cards issued from it as they are."""
+
+    policy_resource = "card_products"
+    serializer_class = CardProductSerializer
+    filterset_fields = ("card_type", "is_active")
+    model = CardProduct
+
+    def scoped(self, *, actor):
+        return card_product_list(actor=actor).order_by("name", "id")
+
+    @extend_schema(
+        request=CardProductCreateSerializer,
+        responses={201: CardProductSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    def create(self, request, *args, **kwargs):
+        data = self.validated_input(CardProductCreateSerializer)
+        return self.output(card_product_create(account=request.user.account, **data), status=201)
+
+    @extend_schema(request=CardProductUpdateSerializer, responses=CardProductSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        product = self.get_object()
+        data = self.validated_input(CardProductUpdateSerializer)
+        return self.output(card_product_update(product=product, **data))

@@ -96,6 +96,9 @@ COVERED_CONSTRAINTS = [
     "transactions_currency_iso4217",
     "transactions_mcc_format",
     "transactions_declined_has_reason",
+    "transactions_hold_amount_gte_0",
+    "transactions_settled_covers_refunded",
+    "transactions_hold_only_while_pending",
     "transaction_events_type_valid",
     "webhooks_status_valid",
 ]
@@ -1054,6 +1057,40 @@ def test_declined_transaction_must_have_a_reason(rows):
 def test_declined_transaction_with_a_reason_is_allowed(rows):
     row_id = rows.insert("transactions", status="DECLINED", declined_reason="UNAUTHORIZED_MERCHANT")
     assert rows.exists("transactions", row_id)
+
+
+def test_transaction_hold_cannot_be_negative(rows):
+    rows.assert_rejected(
+        "transactions", "transactions_hold_amount_gte_0", hold_amount=Decimal("-0.01")
+    )
+
+
+@pytest.mark.parametrize(
+    ("settled_amount", "refunded_amount"),
+    [
+        pytest.param(Decimal("10.00"), Decimal("10.01"), id="more-than-settled"),
+        pytest.param(Decimal("10.00"), Decimal("-0.01"), id="negative"),
+    ],
+)
+def test_transaction_refund_stays_within_the_settled_amount(rows, settled_amount, refunded_amount):
+    rows.assert_rejected(
+        "transactions",
+        "transactions_settled_covers_refunded",
+        status="SETTLED",
+        settled_amount=settled_amount,
+        refunded_amount=refunded_amount,
+    )
+
+
+@pytest.mark.parametrize("status", ["SETTLED", "DECLINED", "VOIDED", "EXPIRED"])
+def test_transaction_hold_only_while_pending(rows, status):
+    rows.assert_rejected(
+        "transactions",
+        "transactions_hold_only_while_pending",
+        status=status,
+        declined_reason="x",
+        hold_amount=Decimal("1.00"),
+    )
 
 
 # --- transaction_events ----------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Reads of the transactions app: the ledger and counter reconciliation."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from accounts.roles import OWN_ONLY
+from transactions.models import Transaction
+
+# Posted balance against the ledger, for every account the ledger has touched; accounts it has
+# not touched must have no entries.
+BALANCE_MISMATCH_SQL = """
+SELECT a.id, a.balance, COALESCE(e.total, 0)
+FROM accounts a
+LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM ledger_entries GROUP BY account_id) e
+       ON e.account_id = a.id
+LEFT JOIN account_funds f ON f.account_id = a.id
+WHERE (f.account_id IS NOT NULL OR e.account_id IS NOT NULL)
+  AND a.balance IS DISTINCT FROM COALESCE(e.total, 0)
+ORDER BY a.id
+"""
+
+HOLD_MISMATCH_SQL = """
+SELECT COALESCE(f.account_id, h.account_id), COALESCE(f.held, 0), COALESCE(h.total, 0)
+FROM account_funds f
+FULL JOIN (SELECT account_id, SUM(hold_amount) AS total FROM transactions
+            WHERE hold_amount > 0 GROUP BY account_id) h
+       ON h.account_id = f.account_id
+WHERE COALESCE(f.held, 0) <> COALESCE(h.total, 0)
+ORDER BY 1
+"""
+
+# Every counter against the open and settled amounts of the counted transactions in its window.
+COUNTER_MISMATCH_SQL = """
+WITH counted AS (
+    SELECT card_id, profile_id, hold_amount + settled_amount AS amount,
+           to_char(transaction_date AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
+           to_char(transaction_date AT TIME ZONE 'UTC', 'YYYY') AS year
+    FROM transactions WHERE counted
+), expected AS (
+    SELECT scope, owner_id, period, SUM(amount) AS amount FROM (
+        SELECT 'CARD' AS scope, card_id AS owner_id, month AS period, amount FROM counted
+        UNION ALL SELECT 'CARD', card_id, year, amount FROM counted
+        UNION ALL SELECT 'CARD', card_id, 'life', amount FROM counted
+        UNION ALL SELECT 'PROFILE', profile_id, month, amount FROM counted
+                  WHERE profile_id IS NOT NULL
+        UNION ALL SELECT 'PROFILE', profile_id, year, amount FROM counted
+                  WHERE profile_id IS NOT NULL
+        UNION ALL SELECT 'PROFILE', profile_id, 'life', amount FROM counted
+                  WHERE profile_id IS NOT NULL
+    ) windows GROUP BY scope, owner_id, period
+)
+SELECT COALESCE(c.scope, x.scope), COALESCE(c.owner_id, x.owner_id),
+       COALESCE(c.period, x.period), COALESCE(c.amount, 0), COALESCE(x.amount, 0)
+FROM spend_counters c
+FULL JOIN expected x
+       ON x.scope = c.scope AND x.owner_id = c.owner_id AND x.period = c.period
+WHERE COALESCE(c.amount, 0) <> COALESCE(x.amount, 0)
+ORDER BY 1, 2, 3
+"""
+
+ENTRY_CHAIN_SQL = """
+SELECT account_id, id, balance_after, running FROM (
+    SELECT account_id, id, balance_after,
+           SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running
+    FROM ledger_entries
+) entries
+WHERE balance_after <> running
+ORDER BY account_id, id
+"""
+
+
+def ledger_mismatches() -> list[str]:
+    """Every way the balances, holds and counters disagree with the records; empty if none."""
+    problems: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(BALANCE_MISMATCH_SQL)
+        for account_id, balance, total in cursor.fetchall():
+            problems.append(f"account {account_id}: balance {balance} != ledger sum {total}")
+        cursor.execute(ENTRY_CHAIN_SQL)
+        for account_id, entry_id, after, running in cursor.fetchall():
+            problems.append(
+                f"account {account_id}: ledger entry {entry_id} says balance {after}, "
+                f"entries up to it sum to {running}"
+            )
+        cursor.execute(HOLD_MISMATCH_SQL)
+        for account_id, held, total in cursor.fetchall():
+            problems.append(f"account {account_id}: held {held} != open holds {total}")
+        cursor.execute(COUNTER_MISMATCH_SQL)
+        for scope, owner_id, period, stored, expected in cursor.fetchall():
+            problems.append(
+                f"{scope.lower()} {owner_id} window {period}: counter {stored} != "
+                f"open + settled {expected}"
+            )
+    return problems
+
+
+def transaction_list(*, actor) -> QuerySet[Transaction]:
+    """Transactions of the actor's account (of their own cards for roles limited to their own),
+    with the card and cardholder tokens the API shows joined in."""
+    transactions = Transaction.objects.filter(account_id=actor.account_id).select_related(
+        "card__cardholder"
+    )
+    if actor.role in OWN_ONLY:
+        transactions = transactions.filter(card__cardholder=actor)
+    return transactions

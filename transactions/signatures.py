@@ -1,0 +1,84 @@
+"""Standard Webhooks signatures, as Lithic signs ASA requests and event webhooks.
+
+`webhook-signature` is a space-separated list of `v1,<base64 HMAC-SHA256>` over
+`{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64 part of a `whsec_` secret.
+The HMAC itself comes from the `standardwebhooks` library (the scheme Lithic's SDK uses); this
+module adds what the library's `verify()` lacks for a server: an injectable clock, refusing
+malformed headers instead of raising arbitrary exceptions, and no JSON parsing of the body (a
+malformed body with a good signature is Lithic's, and is answered, not refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hmac
+import time
+from collections.abc import Mapping
+
+from standardwebhooks.webhooks import Webhook
+
+TOLERANCE_SECONDS = 5 * 60
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+
+
+class SignatureError(Exception):
+    """The request is not signed with our secret, or not recently: refuse it (401)."""
+
+    code = "bad_signature"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    value = headers.get(name) or headers.get(name.title()) or ""
+    if not value:
+        raise SignatureError(f"missing {name} header")
+    return value
+
+
+def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value Lithic sends for this body (used by tests and the bench)."""
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    return Webhook(secret).sign(msg_id=msg_id, timestamp=moment, data=body.decode())
+
+
+def verify(
+    *,
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> str:
+    """Check a signed request; returns its webhook-id or raises SignatureError."""
+    if not secret:
+        # An unset secret must refuse everything, not accept an empty HMAC key.
+        raise SignatureError("no signing secret configured")
+    msg_id = _header(headers, ID_HEADER)
+    raw_timestamp = _header(headers, TIMESTAMP_HEADER)
+    signatures = _header(headers, SIGNATURE_HEADER)
+    try:
+        timestamp = int(raw_timestamp)
+    except ValueError:
+        raise SignatureError("webhook-timestamp is not an integer") from None
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        raise SignatureError("webhook-timestamp outside the tolerance")
+    try:
+        expected = sign(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body)
+    except (UnicodeDecodeError, binascii.Error, ValueError):
+        raise SignatureError("body or secret cannot be signed") from None
+    expected_bytes = base64.b64decode(expected.split(",", 1)[1])
+    for candidate in signatures.split(" "):
+        version, _, value = candidate.partition(",")
+        if version != "v1" or not value:
+            continue
+        try:
+            given = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if hmac.compare_digest(expected_bytes, given):
+            return msg_id
+    raise SignatureError("no matching signature")
