@@ -30,6 +30,7 @@ from core.admin import (
     BusinessModelAdmin,
     BusinessModelForm,
     DeletedFilter,
+    ReadOnlyAdminMixin,
     highlight_deleted,
 )
 
@@ -457,7 +458,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Stored first responses of idempotent POSTs (read-only; purged after their TTL)."""
 
     list_display = ("key", "api_key", "account", "state", "response_status", "created_at")
@@ -465,12 +466,3 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_select_related = ("api_key", "account")
     search_fields = ("=key",)
     show_facets = admin.ShowFacets.NEVER
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

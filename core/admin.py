@@ -41,6 +41,7 @@ from core.encryption import BlindIndexField, EncryptedFieldMixin, blind_index_fi
 from core.soft_delete import UndeleteConflict, soft_delete, undelete
 
 __all__ = [
+    "ReadOnlyAdminMixin",
     "RECORD_FIELDSET",
     "BusinessInlineMixin",
     "BusinessModelAdmin",
@@ -458,7 +459,20 @@ class BusinessInlineMixin:
 # --- Financial records -------------------------------------------------------------------------
 
 
-class FinancialRecordAdmin(IndexedSearchMixin, admin.ModelAdmin):
+class ReadOnlyAdminMixin:
+    """A view-only admin: rows are written by the system, never added, edited or deleted."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FinancialRecordAdmin(ReadOnlyAdminMixin, IndexedSearchMixin, admin.ModelAdmin):
     """Read-only admin for a `core.models.FinancialRecord` on a huge table.
 
     Records are written by the money flows and never edited or deleted by hand. The list
@@ -469,28 +483,10 @@ class FinancialRecordAdmin(IndexedSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class FinancialRecordInline(admin.TabularInline):
+class FinancialRecordInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Read-only inline of financial records."""
 
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -10,13 +10,14 @@ from core.admin import (
     BusinessInlineMixin,
     BusinessModelAdmin,
     DeletedFilter,
+    ReadOnlyAdminMixin,
     highlight_deleted,
 )
 from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
 
 
 @admin.register(SpendingCategory)
-class SpendingCategoryAdmin(BusinessModelAdmin):
+class SpendingCategoryAdmin(ReadOnlyAdminMixin, BusinessModelAdmin):
     """The ISO 18245 catalogue, read-only.
 
     `manage.py load_mcc` (spending.services.mcc_catalogue_load) owns these rows and would
@@ -32,15 +33,6 @@ class SpendingCategoryAdmin(BusinessModelAdmin):
         ("Risk", {"fields": ("is_high_risk", "risk_reason")}),
         RECORD_FIELDSET,
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ProfileCategoryInlineFormSet(BaseInlineFormSet):

@@ -262,7 +262,11 @@ class HistoryMixin:
         return self.history_response(self.get_object())
 
     def history_response(self, obj):
-        rows = obj.history.select_related("history_user").order_by("-history_date", "-history_id")
+        return self.history_page(obj.history.all(), type(obj))
+
+    def history_page(self, rows, model):
+        """One page of history entries from `rows` (history rows of `model`), newest first."""
+        rows = rows.select_related("history_user").order_by("-history_date", "-history_id")
         page = list(self.paginate_queryset(rows))
         older = None
         if page:
@@ -271,5 +275,5 @@ class HistoryMixin:
                 Q(history_date__lt=last.history_date)
                 | Q(history_date=last.history_date, history_id__lt=last.history_id)
             ).first()
-        entries = history_entries(type(obj), page, older)
+        entries = history_entries(model, page, older)
         return self.get_paginated_response(HistoryEntrySerializer(entries, many=True).data)

@@ -11,10 +11,8 @@ from rest_framework.response import Response
 from accounts.api.base import (
     IDEMPOTENCY_PARAMETER,
     ApiViewSet,
-    HistoryEntrySerializer,
     HistoryMixin,
     SoftDestroyMixin,
-    history_entries,
 )
 from accounts.api.serializers import (
     OWNER_TYPES,
@@ -240,18 +238,5 @@ class AccountSettingViewSet(HistoryMixin, ApiViewSet):
     def history_response(self, obj):
         # A key's history spans every row it has had: a reset soft-deletes the row and the
         # next PUT creates a new one.
-        rows = (
-            AccountSetting.history.filter(account_id=self.request.user.account_id, key=obj.key)
-            .select_related("history_user")
-            .order_by("-history_date", "-history_id")
-        )
-        page = list(self.paginate_queryset(rows))
-        older = None
-        if page:
-            last = page[-1]
-            older = rows.filter(
-                Q(history_date__lt=last.history_date)
-                | Q(history_date=last.history_date, history_id__lt=last.history_id)
-            ).first()
-        entries = history_entries(AccountSetting, page, older)
-        return self.get_paginated_response(HistoryEntrySerializer(entries, many=True).data)
+        rows = AccountSetting.history.filter(account_id=self.request.user.account_id, key=obj.key)
+        return self.history_page(rows, AccountSetting)
