@@ -282,6 +282,8 @@ class LedgerEntryKind(models.TextChoices):
     OPENING = "OPENING", "Opening balance"
     SETTLEMENT = "SETTLEMENT", "Settlement (clearing)"
     RETURN = "RETURN", "Return (refund)"
+    CREDIT = "CREDIT", "Credit (money in)"
+    ADJUSTMENT = "ADJUSTMENT", "Correction by the network"
 
 
 class LedgerEntry(FinancialRecord):

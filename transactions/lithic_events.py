@@ -1,0 +1,517 @@
+"""Lithic's view of a transaction, applied here: `card_transaction.updated` and reconciliation.
+
+Lithic delivers a transaction's events at least once and in any order, in payloads that carry
+the transaction's events so far (sometimes only some of them). Everything here follows from one
+rule: the state of a transaction is a function of the *set* of its events, folded in Lithic's
+order (`created`, then the lifecycle order of the event types, then the token). So
+
+- an event already recorded (its token is in `transaction_events`) changes nothing;
+- new events that come after everything recorded are folded onto the current state — the common
+  case, and exactly what the settle / void / expire / refund services do;
+- a new event that belongs *before* something already recorded (a late delivery) makes the whole
+  set be folded again from the start;
+
+and the difference between the folded state and the stored one is what moves: the account's
+held funds by the change of the hold, the spend counters by the change of hold + settled, and the
+ledger by one entry per new clearing or return (a posting depends on its event alone, not on the
+order). Whatever order the events arrive in, the transaction, the holds, the counters and the
+balance end where they would have in order, and each Lithic event token moves money once.
+
+The authorization the ASA responder answered is recorded under a token of its own (Lithic's
+event token is not in the request); the first authorization event Lithic reports for that
+transaction is that same event and is not applied a second time.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from cards.models import Card
+from core.errors import DomainError
+from transactions import ledger
+from transactions.asa import CREDIT_TYPES, DEBIT_TYPES, EVENT_NAMESPACE
+from transactions.errors import AmountInvalid, InvalidStateTransition, TransactionNotFound
+from transactions.models import (
+    EventType,
+    LedgerEntryKind,
+    Transaction,
+    TransactionEvent,
+    TransactionStatus,
+    TransactionType,
+)
+
+ZERO = Decimal("0.00")
+CENTS = Decimal("0.01")
+
+AUTHORIZATION_TYPES = frozenset(
+    {
+        EventType.AUTHORIZATION,
+        EventType.FINANCIAL_AUTHORIZATION,
+        EventType.CREDIT_AUTHORIZATION,
+        EventType.FINANCIAL_CREDIT_AUTHORIZATION,
+        EventType.BALANCE_INQUIRY,
+    }
+)
+# Within one instant, the order a transaction's life goes in.
+LIFECYCLE_RANK = {
+    EventType.AUTHORIZATION: 0,
+    EventType.FINANCIAL_AUTHORIZATION: 0,
+    EventType.CREDIT_AUTHORIZATION: 0,
+    EventType.FINANCIAL_CREDIT_AUTHORIZATION: 0,
+    EventType.BALANCE_INQUIRY: 0,
+    EventType.AUTHORIZATION_ADVICE: 1,
+    EventType.CREDIT_AUTHORIZATION_ADVICE: 1,
+    EventType.AUTHORIZATION_REVERSAL: 2,
+    EventType.CLEARING: 3,
+    EventType.CORRECTION_DEBIT: 4,
+    EventType.CORRECTION_CREDIT: 4,
+    EventType.AUTHORIZATION_EXPIRY: 5,
+    EventType.RETURN: 6,
+    EventType.RETURN_REVERSAL: 7,
+}
+EVENT_TYPES = frozenset(LIFECYCLE_RANK)
+
+
+class LithicEventInvalid(DomainError):
+    """The payload is not a transaction Lithic could have sent: it will not apply, ever."""
+
+    code = "lithic_event_invalid"
+
+
+class UnknownCard(DomainError):
+    """The transaction's card is not (yet) ours: `card.created` may still be on its way."""
+
+    code = "unknown_card"
+
+
+class EventOutOfSequence(DomainError):
+    """The events known so far do not make a valid transaction; the missing ones will."""
+
+    code = "event_out_of_sequence"
+
+
+@dataclass(frozen=True)
+class Event:
+    token: uuid.UUID
+    type: str
+    amount: Decimal
+    created: datetime.datetime
+    result: str = "APPROVED"
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.created, LIFECYCLE_RANK[self.type], str(self.token))
+
+    @property
+    def approved(self) -> bool:
+        return self.result == "APPROVED"
+
+
+@dataclass(frozen=True)
+class State:
+    """What the events of a transaction add up to."""
+
+    status: str
+    hold: Decimal = ZERO
+    settled: Decimal = ZERO
+    refunded: Decimal = ZERO
+
+    @property
+    def spend(self) -> Decimal:
+        """What the spend counters hold for a counted transaction: open hold plus settled."""
+        return self.hold + self.settled
+
+
+# ---------------------------------------------------------------------------------------------
+# The fold
+
+
+def initial_state(txn_type: str) -> State:
+    if txn_type == TransactionType.BALANCE_INQUIRY:
+        return State(TransactionStatus.SETTLED)
+    return State(TransactionStatus.PENDING)
+
+
+def step(state: State, event: Event, *, txn_type: str) -> State:
+    """One event's effect on the state; the ledger postings are `posting(event)`."""
+    kind = event.type
+    credit = txn_type in CREDIT_TYPES
+    if kind in AUTHORIZATION_TYPES:
+        if not event.approved:
+            if state.settled or state.hold:
+                return state  # a declined incremental authorization changes nothing
+            return replace(state, status=TransactionStatus.DECLINED)
+        if credit or kind == EventType.BALANCE_INQUIRY:
+            return state
+        return replace(state, status=TransactionStatus.PENDING, hold=state.hold + event.amount)
+    if kind in (EventType.AUTHORIZATION_ADVICE, EventType.CREDIT_AUTHORIZATION_ADVICE):
+        if credit or state.status != TransactionStatus.PENDING or not event.approved:
+            return state
+        # An advice restates the amount authorized: the hold becomes that amount.
+        return replace(state, hold=event.amount)
+    if kind == EventType.AUTHORIZATION_REVERSAL:
+        hold = state.hold - min(event.amount, state.hold)
+        status = state.status
+        if hold == 0 and state.status == TransactionStatus.PENDING and not state.settled:
+            status = TransactionStatus.VOIDED
+        return replace(state, hold=hold, status=status)
+    if kind == EventType.AUTHORIZATION_EXPIRY:
+        status = state.status
+        if state.status == TransactionStatus.PENDING and not state.settled:
+            status = TransactionStatus.EXPIRED
+        return replace(state, hold=ZERO, status=status)
+    if kind == EventType.CLEARING:
+        return replace(
+            state,
+            hold=ZERO,
+            settled=state.settled + event.amount,
+            status=TransactionStatus.SETTLED,
+        )
+    if kind == EventType.CORRECTION_DEBIT:
+        return replace(state, settled=state.settled + event.amount)
+    if kind == EventType.CORRECTION_CREDIT:
+        return replace(state, settled=max(ZERO, state.settled - event.amount))
+    if kind == EventType.RETURN:
+        return replace(state, refunded=state.refunded + event.amount)
+    if kind == EventType.RETURN_REVERSAL:
+        return replace(state, refunded=max(ZERO, state.refunded - event.amount))
+    raise LithicEventInvalid(f"unknown event type {kind}")
+
+
+def fold(state: State, events: Iterable[Event], *, txn_type: str) -> State:
+    for event in sorted(events, key=lambda e: e.sort_key):
+        state = step(state, event, txn_type=txn_type)
+    return state
+
+
+def posting(event: Event, *, txn_type: str) -> tuple[Decimal, str] | None:
+    """The ledger entry (signed amount, kind) an event makes, whatever came before it."""
+    credit = txn_type in CREDIT_TYPES
+    if not event.approved or not event.amount:
+        return None
+    if event.type == EventType.CLEARING:
+        if credit:
+            return event.amount, LedgerEntryKind.CREDIT
+        return -event.amount, LedgerEntryKind.SETTLEMENT
+    if event.type == EventType.CORRECTION_DEBIT:
+        return -event.amount, LedgerEntryKind.ADJUSTMENT
+    if event.type == EventType.CORRECTION_CREDIT:
+        return event.amount, LedgerEntryKind.ADJUSTMENT
+    if event.type == EventType.RETURN:
+        return event.amount, LedgerEntryKind.RETURN
+    if event.type == EventType.RETURN_REVERSAL:
+        return -event.amount, LedgerEntryKind.RETURN
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying events to a stored transaction
+
+
+def _stored_events(txn: Transaction) -> list[Event]:
+    return [
+        Event(token=e.token, type=e.type, amount=e.amount, created=e.created, result=e.result)
+        for e in TransactionEvent.all_objects.filter(transaction_id=txn.pk)
+    ]
+
+
+def _asa_event_token(txn: Transaction) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"{txn.token}:{txn.type}")
+
+
+def _new_events(txn: Transaction, stored: list[Event], incoming: list[Event]) -> list[Event]:
+    known = {e.token for e in stored}
+    asa_token = _asa_event_token(txn)
+    answered_by_asa = asa_token in known
+    fresh, seen = [], set()
+    for event in sorted(incoming, key=lambda e: e.sort_key):
+        if event.token in known or event.token in seen:
+            continue
+        if answered_by_asa and event.type == txn.type and event.type in AUTHORIZATION_TYPES:
+            # The authorization the responder answered, under Lithic's token: applied already.
+            answered_by_asa = False
+            continue
+        seen.add(event.token)
+        fresh.append(event)
+    return fresh
+
+
+def _current_state(txn: Transaction) -> State:
+    return State(
+        status=txn.status,
+        hold=txn.hold_amount,
+        settled=txn.settled_amount,
+        refunded=txn.refunded_amount,
+    )
+
+
+def converge(txn: Transaction, incoming: list[Event]) -> tuple[Transaction, list[Event]]:
+    """Apply the events of `incoming` not recorded yet; the caller holds the account lock and
+    the transaction's row lock. Returns the transaction and the events that were new."""
+    stored = _stored_events(txn)
+    fresh = _new_events(txn, stored, incoming)
+    if not fresh:
+        return txn, []
+    before = _current_state(txn)
+    latest = max((e.sort_key for e in stored), default=None)
+    if latest is None or all(e.sort_key > latest for e in fresh):
+        after = fold(before, fresh, txn_type=txn.type)
+    else:
+        after = fold(initial_state(txn.type), [*stored, *fresh], txn_type=txn.type)
+    if after.refunded > after.settled:
+        raise EventOutOfSequence(
+            f"transaction {txn.token}: returns {after.refunded} exceed what settled "
+            f"({after.settled}); waiting for the clearing"
+        )
+    _move_money(txn, before, after, fresh)
+    TransactionEvent.objects.bulk_create(
+        [
+            TransactionEvent(
+                token=e.token,
+                account_id=txn.account_id,
+                transaction=txn,
+                type=e.type,
+                amount=e.amount,
+                result=e.result,
+                created=e.created,
+            )
+            for e in fresh
+        ]
+    )
+    txn.status = after.status
+    txn.hold_amount = after.hold
+    txn.settled_amount = after.settled
+    txn.refunded_amount = after.refunded
+    if txn.status == TransactionStatus.DECLINED and not txn.declined_reason:
+        txn.declined_reason = "declined at Lithic"
+    txn.save(
+        update_fields=[
+            "status",
+            "hold_amount",
+            "settled_amount",
+            "refunded_amount",
+            "declined_reason",
+            "updated_at",
+        ]
+    )
+    return txn, fresh
+
+
+def _move_money(txn: Transaction, before: State, after: State, fresh: list[Event]) -> None:
+    with connection.cursor() as cursor:
+        hold_delta = after.hold - before.hold
+        if hold_delta:
+            ledger.funds_hold(cursor, account_id=txn.account_id, delta=hold_delta)
+        spend_delta = after.spend - before.spend
+        if txn.counted and spend_delta:
+            ledger.counters_add(
+                cursor,
+                account_id=txn.account_id,
+                card_id=txn.card_id,
+                profile_id=txn.profile_id,
+                moment=txn.transaction_date,
+                delta=spend_delta,
+            )
+    for event in fresh:
+        entry = posting(event, txn_type=txn.type)
+        if entry is None:
+            continue
+        amount, kind = entry
+        ledger.ledger_post(
+            account_id=txn.account_id,
+            amount=amount,
+            kind=kind,
+            transaction_id=txn.pk,
+            event_token=event.token,
+        )
+
+
+def lock_transaction(token: uuid.UUID | str) -> Transaction | None:
+    """The transaction, row-locked after its account's lock (the house order); None if absent."""
+    account_id = (
+        Transaction.objects.filter(token=token).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        return None
+    with connection.cursor() as cursor:
+        ledger.account_lock(cursor, account_id)
+    return Transaction.objects.select_for_update().get(token=token)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lithic's transaction object
+
+
+def dollars(cents: Any, what: str) -> Decimal:
+    """Lithic's integer cents as Decimal dollars."""
+    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+        raise LithicEventInvalid(f"{what} is not a non-negative integer of cents: {cents!r}")
+    return (Decimal(cents) / 100).quantize(CENTS)
+
+
+def _moment(value: Any, what: str) -> datetime.datetime:
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None:
+        raise LithicEventInvalid(f"{what} is not an ISO 8601 date-time: {value!r}")
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, datetime.UTC)
+    return moment
+
+
+def _uuid(value: Any, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise LithicEventInvalid(f"{what} is not a token: {value!r}") from None
+
+
+def parse_events(payload: dict) -> list[Event]:
+    events = payload.get("events")
+    if not isinstance(events, list):
+        raise LithicEventInvalid("`events` is not a list")
+    parsed = []
+    for index, raw in enumerate(events):
+        if not isinstance(raw, dict):
+            raise LithicEventInvalid(f"events[{index}] is not an object")
+        kind = raw.get("type")
+        if kind not in EVENT_TYPES:
+            raise LithicEventInvalid(f"events[{index}].type {kind!r} is not a Lithic event type")
+        parsed.append(
+            Event(
+                token=_uuid(raw.get("token"), f"events[{index}].token"),
+                type=kind,
+                amount=dollars(raw.get("amount"), f"events[{index}].amount"),
+                created=_moment(raw.get("created"), f"events[{index}].created"),
+                result=str(raw.get("result") or "APPROVED"),
+            )
+        )
+    return parsed
+
+
+def _transaction_type(events: list[Event]) -> str:
+    for event in sorted(events, key=lambda e: e.sort_key):
+        if event.type in AUTHORIZATION_TYPES:
+            return event.type
+    return TransactionType.AUTHORIZATION
+
+
+def _new_transaction(
+    payload: dict, token: uuid.UUID, card: Card, events: list[Event]
+) -> Transaction:
+    txn_type = _transaction_type(events)
+    approved_debit = txn_type in DEBIT_TYPES and payload.get("result", "APPROVED") == "APPROVED"
+    merchant = payload.get("merchant") if isinstance(payload.get("merchant"), dict) else {}
+    amounts = payload.get("amounts") if isinstance(payload.get("amounts"), dict) else {}
+    cardholder = amounts.get("cardholder") if isinstance(amounts.get("cardholder"), dict) else {}
+    authorized = payload.get("authorization_amount", payload.get("amount", 0))
+    mcc = str(merchant.get("mcc") or "")
+    currency = str(cardholder.get("currency") or payload.get("merchant_currency") or "USD")
+    result = str(payload.get("result") or "APPROVED")
+    return Transaction.objects.create(
+        token=token,
+        account_id=card.account_id,
+        card=card,
+        amount=dollars(authorized, "authorization_amount"),
+        currency=currency,
+        merchant_descriptor=str(merchant.get("descriptor") or "")[:255],
+        merchant_city=str(merchant.get("city") or "")[:100],
+        merchant_country=str(merchant.get("country") or "")[:3],
+        mcc=mcc if len(mcc) == 4 and mcc.isdigit() else "",
+        type=txn_type,
+        status=initial_state(txn_type).status,
+        result=result[:40],
+        transaction_date=_moment(payload.get("created"), "created"),
+        profile_id=card.profile_id if approved_debit else None,
+        counted=approved_debit,
+    )
+
+
+@transaction.atomic(durable=True)
+def transaction_apply_lithic(payload: dict) -> Transaction:
+    """Create or bring up to date the transaction Lithic describes (its API object, as sent in
+    `card_transaction.updated`); idempotent, and the same end state in any order of delivery."""
+    if not isinstance(payload, dict):
+        raise LithicEventInvalid("the transaction is not a JSON object")
+    token = _uuid(payload.get("token"), "token")
+    events = parse_events(payload)
+    txn = lock_transaction(token)
+    if txn is None:
+        card_token = _uuid(payload.get("card_token"), "card_token")
+        card = Card.all_objects.filter(lithic_card_token=card_token).first()
+        if card is None:
+            raise UnknownCard(f"no card with Lithic token {card_token}")
+        with connection.cursor() as cursor:
+            ledger.account_lock(cursor, card.account_id)
+        # Another worker may have created it while this one waited for the lock.
+        txn = Transaction.objects.select_for_update().filter(token=token).first()
+        if txn is None:
+            txn = _new_transaction(payload, token, card, events)
+    txn, _ = converge(txn, events)
+    return txn
+
+
+def handle_card_transaction_updated(payload: dict) -> int | None:
+    """The inbox worker's handler for `card_transaction.updated`."""
+    return transaction_apply_lithic(payload).account_id
+
+
+# ---------------------------------------------------------------------------------------------
+# The services: one event each, checked against the current state first
+
+
+def _positive(amount: Decimal) -> Decimal:
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(CENTS):
+        raise AmountInvalid(f"amount must be a positive Decimal in cents, got {amount!r}")
+    return amount
+
+
+def apply_one(
+    *,
+    token: uuid.UUID | str,
+    event_token: uuid.UUID,
+    kind: str,
+    amount: Decimal | None,
+    occurred_at: datetime.datetime | None,
+    allowed: tuple[str, ...],
+    verb: str,
+) -> Transaction:
+    """Lock, refuse what the current state does not allow, and converge on one more event."""
+    txn = lock_transaction(token)
+    if txn is None:
+        raise TransactionNotFound(f"no transaction {token}")
+    if TransactionEvent.all_objects.filter(token=event_token).exists():
+        return txn
+    if txn.type not in DEBIT_TYPES or txn.status not in allowed:
+        raise InvalidStateTransition(f"cannot {verb} a {txn.status} {txn.type} transaction")
+    if kind == EventType.AUTHORIZATION_REVERSAL:
+        amount = txn.hold_amount if amount is None else _positive(amount)
+        if amount > txn.hold_amount:
+            raise AmountInvalid(f"reversal {amount} exceeds the open hold {txn.hold_amount}")
+    elif kind == EventType.AUTHORIZATION_EXPIRY:
+        amount = txn.hold_amount
+    elif kind == EventType.RETURN:
+        _positive(amount)
+        if txn.refunded_amount + amount > txn.settled_amount:
+            raise AmountInvalid(
+                f"refund {amount} exceeds what is left to refund "
+                f"({txn.settled_amount - txn.refunded_amount})"
+            )
+    else:
+        _positive(amount)
+    event = Event(
+        token=event_token,
+        type=kind,
+        amount=amount,
+        created=occurred_at or timezone.now(),
+    )
+    txn, _ = converge(txn, [event])
+    return txn
