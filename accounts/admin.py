@@ -21,7 +21,15 @@ from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.models import Account, AccountSetting, Address, ApiKey, IdempotencyRecord, User
+from accounts.models import (
+    Account,
+    AccountSetting,
+    Address,
+    ApiKey,
+    IdempotencyRecord,
+    SecurityEvent,
+    User,
+)
 from accounts.services import api_key_create, api_key_revoke
 from accounts.settings_registry import REGISTRY
 from core.admin import (
@@ -30,6 +38,7 @@ from core.admin import (
     BusinessModelAdmin,
     BusinessModelForm,
     DeletedFilter,
+    FinancialRecordAdmin,
     ReadOnlyAdminMixin,
     highlight_deleted,
 )
@@ -466,3 +475,22 @@ class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("api_key", "account")
     search_fields = ("=key",)
     show_facets = admin.ShowFacets.NEVER
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(FinancialRecordAdmin):
+    """The security event log (append-only): read, filtered by kind and date."""
+
+    list_display = ("occurred_at", "kind", "outcome", "ip", "path", "webhook_id", "actor", "user")
+    list_select_related = ("user",)
+    list_filter = ("kind", "outcome", ("occurred_at", admin.DateFieldListFilter))
+    search_fields = ("=webhook_id",)
+    search_help_text = "Exact webhook id."
+    sortable_by = ("occurred_at",)
+    fields = (
+        ("kind", "outcome", "occurred_at"),
+        ("user", "actor"),
+        ("ip", "user_agent"),
+        ("path", "webhook_id"),
+        "detail",
+    )

@@ -22,7 +22,7 @@ from core.encryption import (
     blind_index_filter,
 )
 from core.history import AuditedAllManager, AuditedDeletedManager, AuditedManager, audited_history
-from core.models import LIVE, BusinessModel
+from core.models import LIVE, BusinessModel, FinancialRecord
 
 CURRENCY_CHECK = Q(currency__regex=r"^[A-Z]{3}$")
 
@@ -349,3 +349,58 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SecurityEventKind(models.TextChoices):
+    WEBHOOK_BAD_SIGNATURE = "webhook_bad_signature", "Webhook refused: bad signature"
+    ASA_BAD_SIGNATURE = "asa_bad_signature", "ASA request refused: bad signature"
+
+
+class SecurityEventOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class SecurityEvent(FinancialRecord):
+    """One security-relevant event: who, what, when, outcome, origin and target.
+
+    Append-only: rows are never changed or deleted (in PostgreSQL a trigger refuses UPDATE and
+    DELETE). It never holds request bodies or secrets, only what identifies the attempt.
+    """
+
+    kind = models.CharField(max_length=40, choices=SecurityEventKind.choices)
+    outcome = models.CharField(
+        max_length=10, choices=SecurityEventOutcome.choices, default=SecurityEventOutcome.FAILURE
+    )
+    occurred_at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor = models.CharField(max_length=100, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    path = models.CharField(max_length=255, blank=True, default="")
+    webhook_id = models.CharField(
+        max_length=255, blank=True, default="", help_text="webhook-id header, when one was sent"
+    )
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "security_events"
+        ordering = ("-occurred_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=SecurityEventKind.values), name="security_events_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=SecurityEventOutcome.values),
+                name="security_events_outcome_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-occurred_at", "-id"], name="security_events_time_idx"),
+            models.Index(fields=["kind", "-occurred_at"], name="security_events_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.occurred_at:%Y-%m-%d %H:%M:%S}"

@@ -10,11 +10,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
 
 from cards.models import Card, CardProduct, CardState
-from cards.services import card_set_limit, card_set_state
+from cards.services import card_push_now, card_set_limit, card_set_state, card_update
 from core.admin import RECORD_FIELDSET, BusinessModelAdmin, DeletedFilter, highlight_deleted
 from core.errors import DomainError
+from spending.admin import LITHIC_SYNC_FIELDSET, LITHIC_SYNC_READONLY, LithicSyncAdminMixin
 
 _LIMIT_FIELDS = frozenset({"spend_limit", "spend_limit_duration"})
+_SERVICE_FIELDS = frozenset({"memo", "profile"})
 
 
 @admin.register(CardProduct)
@@ -51,7 +53,7 @@ class CardProductAdmin(BusinessModelAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(BusinessModelAdmin):
+class CardAdmin(LithicSyncAdminMixin, BusinessModelAdmin):
     list_display = (
         highlight_deleted,
         "account",
@@ -60,10 +62,11 @@ class CardAdmin(BusinessModelAdmin):
         "state",
         "spend_limit",
         "spend_limit_duration",
+        "lithic_sync",
         "created_at",
     )
     list_select_related = ("account", "cardholder", "product")
-    list_filter = (DeletedFilter, "state", "type", "spend_limit_duration")
+    list_filter = (DeletedFilter, "lithic_sync_status", "state", "type", "spend_limit_duration")
     search_fields = ("=token", "=lithic_card_token", "=last_four")
     search_help_text = "Exact token, Lithic card token or last four digits."
     autocomplete_fields = ("account", "cardholder", "product", "profile")
@@ -72,6 +75,7 @@ class CardAdmin(BusinessModelAdmin):
         "last_four",
         "type",
         "state",
+        *LITHIC_SYNC_READONLY,
         *BusinessModelAdmin.readonly_fields,
     )
     change_readonly_fields = ("account",)
@@ -82,9 +86,13 @@ class CardAdmin(BusinessModelAdmin):
             "Rules",
             {"fields": ("product", "profile", ("spend_limit", "spend_limit_duration"))},
         ),
+        LITHIC_SYNC_FIELDSET,
         RECORD_FIELDSET,
     )
-    actions = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards")
+    actions = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards", "push_to_lithic")
+
+    def push_now(self, obj) -> str:
+        return card_push_now(card=obj)
 
     def has_add_permission(self, request):
         # Cards are issued through cards.services.card_issue (the API), which applies the
@@ -92,7 +100,8 @@ class CardAdmin(BusinessModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        # Limits go through their service; the descriptive fields are saved as edited.
+        # What Lithic must hear about (limit, memo, profile) goes through the services, which
+        # also record the pending push; the other descriptive fields are saved as edited.
         changed = set(form.changed_data)
         if changed & _LIMIT_FIELDS:
             card_set_limit(
@@ -100,7 +109,14 @@ class CardAdmin(BusinessModelAdmin):
                 spend_limit=obj.spend_limit,
                 spend_limit_duration=obj.spend_limit_duration,
             )
-        other_fields = changed - _LIMIT_FIELDS
+        if changed & _SERVICE_FIELDS:
+            card_update(
+                card=obj,
+                memo=obj.memo if "memo" in changed else None,
+                profile=obj.profile if "profile" in changed else None,
+                clear_profile="profile" in changed and obj.profile is None,
+            )
+        other_fields = changed - _LIMIT_FIELDS - _SERVICE_FIELDS
         if other_fields:
             obj.save(update_fields=other_fields)
 

@@ -13,7 +13,13 @@ from django.db.models import Q
 
 from core.history import audited_history
 from core.models import LIVE, BusinessModel
-from spending.models import SPEND_LIMIT_DURATIONS, SpendLimitDuration
+from spending.models import (
+    LITHIC_SYNC_FIELDS,
+    LITHIC_SYNC_STATUSES,
+    SPEND_LIMIT_DURATIONS,
+    LithicSynced,
+    SpendLimitDuration,
+)
 
 
 class CardType(models.TextChoices):
@@ -92,7 +98,7 @@ class CardProduct(BusinessModel):
         return self.name
 
 
-class Card(BusinessModel):
+class Card(LithicSynced, BusinessModel):
     """A card issued on Lithic for a cardholder of an account."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="cards")
@@ -122,7 +128,7 @@ class Card(BusinessModel):
     )
     memo = models.CharField(max_length=255, blank=True, default="")
 
-    history = audited_history("cards_history")
+    history = audited_history("cards_history", excluded_fields=LITHIC_SYNC_FIELDS)
 
     class Meta:
         db_table = "cards"
@@ -144,8 +150,18 @@ class Card(BusinessModel):
                 condition=Q(last_four="") | Q(last_four__regex=r"^[0-9]{4}$"),
                 name="cards_last_four_format",
             ),
+            models.CheckConstraint(
+                condition=Q(lithic_sync_status__in=LITHIC_SYNC_STATUSES),
+                name="cards_lithic_sync_status_valid",
+            ),
         ]
         indexes = [
+            # The sync worker's queue: rows waiting for a push, soonest first.
+            models.Index(
+                fields=["lithic_next_attempt_at"],
+                condition=Q(lithic_sync_status="PENDING"),
+                name="cards_sync_due_idx",
+            ),
             models.Index(fields=["account", "state"], name="cards_account_state_idx"),
             models.Index(fields=["cardholder"], name="cards_cardholder_idx"),
         ]

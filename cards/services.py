@@ -9,7 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from cards.models import Card, CardProduct, CardState
-from core.errors import InvalidStateTransition
+from core import lithic_gateway
+from core.errors import DomainError, InvalidStateTransition
+from spending.lithic_sync import sync_mark_pending, sync_push
+from spending.models import LITHIC_SYNC_FIELDS, SpendingProfile
+from spending.services import spending_profile_mark_changed
 
 # Marks an argument the caller did not pass, so that None can mean "clear this field".
 UNSET: Any = object()
@@ -136,6 +140,9 @@ def card_issue(
     )
     card.full_clean()
     card.save()
+    # Lithic makes the card after the commit (cards.create, keyed by our token); its token and
+    # last four come back then.
+    _card_changed(card)
     return card
 
 
@@ -153,6 +160,10 @@ def card_set_state(*, card: Card, state: str) -> Card:
         card.state = state
         card.full_clean()
         card.save(update_fields=["state"])
+        _card_changed(card)
+        if state == CardState.CLOSED and card.profile_id is not None:
+            # A closed card leaves its profile's Lithic rule.
+            spending_profile_mark_changed(profile=card.profile)
     return card
 
 
@@ -160,10 +171,13 @@ def card_set_state(*, card: Card, state: str) -> Card:
 def card_set_limit(*, card: Card, spend_limit: Decimal, spend_limit_duration: str) -> Card:
     """Change a card's spend limit (0 means no limit)."""
     card = _card_for_update(card)
+    if (card.spend_limit, card.spend_limit_duration) == (spend_limit, spend_limit_duration):
+        return card
     card.spend_limit = spend_limit
     card.spend_limit_duration = spend_limit_duration
     card.full_clean()
     card.save(update_fields=["spend_limit", "spend_limit_duration"])
+    _card_changed(card)
     return card
 
 
@@ -174,6 +188,7 @@ def card_update(
     """Change a card's memo and/or spending profile."""
     card = _card_for_update(card)
     changed = []
+    old_profile_id = card.profile_id
     if memo is not None and memo != card.memo:
         card.memo = memo
         changed.append("memo")
@@ -186,4 +201,214 @@ def card_update(
     if changed:
         card.full_clean()
         card.save(update_fields=changed)
+    if "memo" in changed:
+        _card_changed(card)
+    if "profile" in changed and card.lithic_card_token is not None:
+        # The profile's rule is what carries it at Lithic: the card leaves the old profile's
+        # rule and joins the new one's (both pushed again; the card itself is unchanged there).
+        for profile_id in (old_profile_id, card.profile_id):
+            if profile_id is not None:
+                spending_profile_mark_changed(profile=SpendingProfile(pk=profile_id))
+    return card
+
+
+# --- Lithic: outbound push and inbound apply ---------------------------------------------------
+
+# The states we may ask Lithic for; the PENDING_* states are Lithic's own (fulfilment).
+PUSHABLE_STATES = frozenset({CardState.OPEN, CardState.PAUSED, CardState.CLOSED})
+
+
+class UnknownLithicCard(DomainError):
+    """No card here has this Lithic token (yet: our create may not have been recorded)."""
+
+    code = "unknown_card"
+
+
+def _card_changed(card: Card) -> None:
+    sync_mark_pending(model=Card, pk=card.pk, push=card_push)
+    # The caller gets the row as committed, sync status included.
+    card.refresh_from_db(fields=LITHIC_SYNC_FIELDS)
+
+
+def card_push(card: Card) -> None:
+    """Make Lithic's card match ours (called by spending.lithic_sync, outside any transaction).
+
+    A card without a Lithic token is created with an Idempotency-Key derived from our token, so
+    however often this runs (SDK retries, the worker, an operator) Lithic makes one card.
+    Otherwise the state, limit and memo are set as absolute values.
+    """
+    state = card.state if card.state in PUSHABLE_STATES else None
+    if card.lithic_card_token is None:
+        if card.state == CardState.CLOSED:
+            return  # closed before Lithic ever made it: nothing to create, nothing to close
+        created = lithic_gateway.card_create(
+            idempotency_key=f"card-create-{card.token}",
+            type=card.type,
+            spend_limit=card.spend_limit,
+            spend_limit_duration=card.spend_limit_duration,
+            memo=card.memo,
+            state=state,
+            account_token=str(card.account.lithic_account_token or "") or None,
+            product_id=(card.product.lithic_product_id or None) if card.product else None,
+        )
+        _card_store_lithic_identity(card_pk=card.pk, lithic=created)
+        # A repeated key answers with the card as first created; a change made since then
+        # (a pause before the card reached Lithic) still has to be applied.
+        wanted = (card.spend_limit, card.spend_limit_duration, card.memo)
+        got = (created.spend_limit, created.spend_limit_duration, created.memo)
+        state_differs = (
+            state is not None and created.state in PUSHABLE_STATES and (created.state != state)
+        )
+        if wanted != got or state_differs:
+            lithic_gateway.card_update(
+                card_token=created.token,
+                spend_limit=card.spend_limit,
+                spend_limit_duration=card.spend_limit_duration,
+                memo=card.memo,
+                state=state if state_differs else None,
+            )
+        return
+    lithic_gateway.card_update(
+        card_token=str(card.lithic_card_token),
+        spend_limit=card.spend_limit,
+        spend_limit_duration=card.spend_limit_duration,
+        memo=card.memo,
+        state=state,
+    )
+
+
+@transaction.atomic
+def _card_store_lithic_identity(*, card_pk: int, lithic: lithic_gateway.LithicCard) -> None:
+    card = Card.all_objects.select_for_update().get(pk=card_pk)
+    changed = []
+    if card.lithic_card_token is None:
+        card.lithic_card_token = lithic.token
+        changed.append("lithic_card_token")
+    if lithic.last_four and card.last_four != lithic.last_four:
+        card.last_four = lithic.last_four
+        changed.append("last_four")
+    if lithic.state not in PUSHABLE_STATES and card.state == CardState.OPEN:
+        # A physical card starts in fulfilment at Lithic.
+        card.state = lithic.state
+        changed.append("state")
+    if changed:
+        card.full_clean()
+        card.save(update_fields=changed)
+    if card.profile_id is not None:
+        # The card now exists at Lithic: its profile's rule must include it.
+        spending_profile_mark_changed(profile=SpendingProfile(pk=card.profile_id))
+
+
+def card_awaiting_lithic_exists() -> bool:
+    """Whether any card here is on its way to Lithic without a Lithic token yet (a create in
+    flight or waiting for a retry): an unknown Lithic card may still turn out to be one of them.
+    """
+    return (
+        Card.objects.filter(lithic_card_token__isnull=True, lithic_sync_status="PENDING")
+        .exclude(state=CardState.CLOSED)
+        .exists()
+    )
+
+
+@transaction.atomic(durable=True)
+def card_adopt_replacement(
+    *, replaced_token: str, card_token: str, lithic: lithic_gateway.LithicCard | None = None
+) -> Card:
+    """Lithic made a card to replace one of ours (`card.created` with `replacement_for`):
+    record it for the same account, cardholder, product, profile, limit and memo.
+
+    Its type, state and last four are Lithic's when known (`lithic`); otherwise the replaced
+    card's type, in Lithic's first state for that type. Adopting the same card twice returns it.
+    """
+    existing = Card.all_objects.filter(lithic_card_token=card_token).first()
+    if existing is not None:
+        return existing
+    replaced = Card.all_objects.filter(lithic_card_token=replaced_token).first()
+    if replaced is None:
+        raise UnknownLithicCard(f"No card here has the Lithic token {replaced_token}.")
+    card_type = lithic.type if lithic else replaced.type
+    if lithic is not None:
+        state = lithic.state
+    else:
+        state = CardState.PENDING_FULFILLMENT if card_type == "PHYSICAL" else CardState.OPEN
+    card = Card(
+        account_id=replaced.account_id,
+        cardholder_id=replaced.cardholder_id,
+        product_id=replaced.product_id,
+        profile_id=replaced.profile_id,
+        memo=replaced.memo,
+        spend_limit=replaced.spend_limit,
+        spend_limit_duration=replaced.spend_limit_duration,
+        type=card_type,
+        state=state,
+        last_four=lithic.last_four if lithic else "",
+        lithic_card_token=card_token,
+    )
+    card.full_clean()
+    card.save()
+    # Our limit and memo go to the new card at Lithic, and the profile's rule takes it in.
+    _card_changed(card)
+    if card.profile_id is not None:
+        spending_profile_mark_changed(profile=SpendingProfile(pk=card.profile_id))
+    return card
+
+
+def card_push_now(*, card: Card, force: bool = True) -> str:
+    """Push the card to Lithic now (the console's action); returns the sync status."""
+    return sync_push(model=Card, pk=card.pk, push=card_push, force=force)
+
+
+# Fields Lithic owns: always taken from Lithic. The others we push, so while a local change
+# is not yet confirmed (PENDING, REJECTED) Lithic's older value does not overwrite ours.
+_LITHIC_OWNED = ("last_four", "type")
+_PUSHED = ("state", "spend_limit", "spend_limit_duration", "memo")
+
+
+@transaction.atomic(durable=True)
+def card_apply_lithic(
+    *, card_token: str, lithic: lithic_gateway.LithicCard | None = None, state: str | None = None
+) -> Card:
+    """Bring our card in step with Lithic's (its whole card object, or only a reported state).
+
+    Rules: Lithic's CLOSED always wins (it is final there). A card whose local change Lithic
+    has not confirmed yet keeps our state, limit and memo (the push will carry them); a locally
+    CLOSED card is never reopened. Applying the same thing twice changes nothing.
+    """
+    card = Card.all_objects.select_for_update().filter(lithic_card_token=card_token).first()
+    if card is None:
+        raise UnknownLithicCard(f"No card here has the Lithic token {card_token}.")
+    incoming: dict = {}
+    if lithic is not None:
+        incoming = {
+            "last_four": lithic.last_four,
+            "type": lithic.type,
+            "state": lithic.state,
+            "spend_limit": lithic.spend_limit,
+            "spend_limit_duration": lithic.spend_limit_duration,
+            "memo": lithic.memo,
+        }
+    elif state is not None:
+        incoming = {"state": state}
+    local_change_waiting = card.lithic_sync_status in ("PENDING", "REJECTED")
+    changed = []
+    for field, value in incoming.items():
+        if value in (None, "") and field == "last_four":
+            continue
+        if getattr(card, field) == value:
+            continue
+        if field == "state":
+            if card.state == CardState.CLOSED:
+                continue
+            if local_change_waiting and value != CardState.CLOSED:
+                continue
+        elif field in _PUSHED and local_change_waiting:
+            continue
+        setattr(card, field, value)
+        changed.append(field)
+    if not changed:
+        return card
+    card.full_clean()
+    card.save(update_fields=changed)
+    if "state" in changed and card.state == CardState.CLOSED and card.profile_id is not None:
+        spending_profile_mark_changed(profile=SpendingProfile(pk=card.profile_id))
     return card

@@ -227,6 +227,14 @@ LITHIC_WEBHOOK_SECRET = env.str("LITHIC_WEBHOOK_SECRET", default="")
 LITHIC_ASA_SECRET = env.str("LITHIC_ASA_SECRET", default="")
 if LITHIC_ENVIRONMENT not in {"sandbox", "production"}:
     raise ImproperlyConfigured("LITHIC_ENVIRONMENT must be 'sandbox' or 'production'.")
+# Outbound calls (core.lithic_gateway): per-request timeout and the SDK's own retries.
+LITHIC_TIMEOUT_SECONDS = env.float("LITHIC_TIMEOUT_SECONDS", default=10.0)
+LITHIC_MAX_RETRIES = env.int("LITHIC_MAX_RETRIES", default=2)
+# `sync_lithic`: a failed push waits base * 2^(attempts-1) seconds (with jitter), at most max;
+# a change that was not pushed on commit (crash) is picked up after base seconds.
+LITHIC_SYNC_BACKOFF_BASE_SECONDS = env.float("LITHIC_SYNC_BACKOFF_BASE_SECONDS", default=10.0)
+LITHIC_SYNC_BACKOFF_MAX_SECONDS = env.float("LITHIC_SYNC_BACKOFF_MAX_SECONDS", default=3600.0)
+LITHIC_SYNC_POLL_SECONDS = env.float("LITHIC_SYNC_POLL_SECONDS", default=5.0)
 
 # --- Authorization (ASA) ---------------------------------------------------------------------
 
@@ -237,6 +245,34 @@ ASA_STATEMENT_TIMEOUT_MS = env.int("ASA_STATEMENT_TIMEOUT_MS", default=300)
 ASA_FAILURE_RESULT = env.str("ASA_FAILURE_RESULT", default="SUSPECTED_FRAUD")
 # Lithic result for a signed request whose body is not a valid authorization object.
 ASA_MALFORMED_RESULT = env.str("ASA_MALFORMED_RESULT", default="SUSPECTED_FRAUD")
+
+# --- Webhook inbox (docs/webhooks.md) --------------------------------------------------------
+
+# Further secrets accepted beside LITHIC_WEBHOOK_SECRET while Lithic's secret is rotated.
+LITHIC_WEBHOOK_SECRETS = env.list("LITHIC_WEBHOOK_SECRETS", default=[])
+# Lithic event type -> dotted path of its handler, `handler(payload: dict) -> int | None`.
+_CARD_EVENT_HANDLER = "cards.lithic_events.handle_card_event"
+WEBHOOK_HANDLERS = {
+    "card_transaction.updated": "transactions.lithic_events.handle_card_transaction_updated",
+    "card.created": _CARD_EVENT_HANDLER,
+    "card.updated": _CARD_EVENT_HANDLER,
+    "card.shipped": _CARD_EVENT_HANDLER,
+    "card.reissued": _CARD_EVENT_HANDLER,
+    "card.renewed": _CARD_EVENT_HANDLER,
+    "card.converted": _CARD_EVENT_HANDLER,
+}
+# After this many failed runs an event is DEAD and waits for an operator.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+# Retry n waits min(MAX, BASE * 2**(n-1)) seconds, less up to JITTER of it at random.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=15.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.25)
+# How long a worker's claim on an event lasts; a dead worker's events come back after it.
+# Must exceed the slowest handler run.
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+# How long an idle worker waits before looking for due events again.
+WEBHOOK_POLL_INTERVAL_SECONDS = env.float("WEBHOOK_POLL_INTERVAL_SECONDS", default=1.0)
 
 # --- Internationalisation, static ------------------------------------------------------------
 

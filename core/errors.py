@@ -15,3 +15,15 @@ class DomainError(Exception):
 
 class InvalidStateTransition(DomainError):
     code = "invalid_state_transition"
+
+
+class EventIgnored(Exception):
+    """A webhook handler's answer that the event concerns nothing of ours and never will.
+
+    The inbox marks the event IGNORED with this reason instead of retrying it (for example a
+    card made at Lithic outside this back office). Not a DomainError: it is not a failure.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -81,7 +81,63 @@ class SpendingCategory(BusinessModel):
         return f"{self.mcc} {self.description}"
 
 
-class SpendingProfile(BusinessModel):
+class LithicSyncStatus(models.TextChoices):
+    """Whether Lithic holds what this row holds (docs/lithic.md says what to do about each)."""
+
+    LOCAL_ONLY = "LOCAL_ONLY", "Local only (outbound sync off)"
+    PENDING = "PENDING", "Pending push to Lithic"
+    SYNCED = "SYNCED", "In step with Lithic"
+    REJECTED = "REJECTED", "Rejected by Lithic (needs an operator)"
+
+
+LITHIC_SYNC_STATUSES = [c.value for c in LithicSyncStatus]
+
+LITHIC_SYNC_FIELDS = (
+    "lithic_sync_status",
+    "lithic_version",
+    "lithic_synced_version",
+    "lithic_sync_error",
+    "lithic_sync_attempts",
+    "lithic_next_attempt_at",
+    "lithic_synced_at",
+)
+"""Outbox bookkeeping: kept out of the change history (spending.lithic_sync writes them)."""
+
+
+class LithicSynced(models.Model):
+    """The outbox on the row: a local change and "Lithic must get this" commit together.
+
+    Every change Lithic must hear about bumps `lithic_version` in the same transaction; a push
+    that Lithic confirmed records the version it pushed, and only if no newer change arrived.
+    """
+
+    lithic_sync_status = models.CharField(
+        "Lithic sync",
+        max_length=10,
+        choices=LithicSyncStatus.choices,
+        default=LithicSyncStatus.LOCAL_ONLY,
+        db_default=LithicSyncStatus.LOCAL_ONLY,
+    )
+    lithic_version = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Bumped by every local change Lithic must receive"
+    )
+    lithic_synced_version = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="The last version Lithic confirmed"
+    )
+    lithic_sync_error = models.TextField("last Lithic error", blank=True, default="", db_default="")
+    lithic_sync_attempts = models.PositiveIntegerField(default=0, db_default=0)
+    lithic_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lithic_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def in_step_with_lithic(self) -> bool:
+        return self.lithic_sync_status == LithicSyncStatus.SYNCED
+
+
+class SpendingProfile(LithicSynced, BusinessModel):
     """A reusable rule set for cards: allowed/blocked MCCs and an optional spend limit."""
 
     account = models.ForeignKey(
@@ -96,7 +152,7 @@ class SpendingProfile(BusinessModel):
         max_length=12, choices=SpendLimitDuration.choices, null=True, blank=True
     )
 
-    history = audited_history("spending_profiles_history")
+    history = audited_history("spending_profiles_history", excluded_fields=LITHIC_SYNC_FIELDS)
 
     class Meta:
         db_table = "spending_profiles"
@@ -125,6 +181,18 @@ class SpendingProfile(BusinessModel):
                 condition=Q(spend_limit__isnull=True, spend_limit_duration__isnull=True)
                 | Q(spend_limit__isnull=False, spend_limit_duration__isnull=False),
                 name="spending_profiles_limit_and_duration_together",
+            ),
+            models.CheckConstraint(
+                condition=Q(lithic_sync_status__in=LITHIC_SYNC_STATUSES),
+                name="spending_profiles_lithic_sync_status_valid",
+            ),
+        ]
+        indexes = [
+            # The sync worker's queue: rows waiting for a push, soonest first.
+            models.Index(
+                fields=["lithic_next_attempt_at"],
+                condition=Q(lithic_sync_status="PENDING"),
+                name="spending_profiles_sync_due_idx",
             ),
         ]
 

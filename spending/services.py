@@ -10,8 +10,10 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core import lithic_gateway
 from core.soft_delete import soft_delete
 from spending.errors import ProfileInUse
+from spending.lithic_sync import sync_mark_pending, sync_push
 from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
 
 # Marks an argument the caller did not pass, so that None can mean "clear this field".
@@ -41,6 +43,7 @@ def spending_profile_create(
     _check_profile_name_free(profile)
     profile.full_clean()
     profile.save()
+    spending_profile_mark_changed(profile=profile)
     if allowed_mccs is not None or blocked_mccs is not None:
         spending_profile_set_rules(
             profile=profile, allowed_mccs=allowed_mccs, blocked_mccs=blocked_mccs
@@ -192,6 +195,8 @@ def spending_profile_delete(*, profile: SpendingProfile) -> None:
             f"{products} card product(s); move them to another profile first."
         )
     soft_delete(obj=profile)
+    # Its Lithic rule (if any) is switched off by the push: a deleted profile enforces nothing.
+    spending_profile_mark_changed(profile=profile)
 
 
 @transaction.atomic
@@ -260,3 +265,87 @@ def mcc_catalogue_load() -> dict[str, int]:
         "updated": len(to_update),
         "unchanged": len(existing) - len(to_update),
     }
+
+
+# --- Lithic: a profile compiles to one Auth Rule v2 on the cards that use it -------------------
+
+
+def spending_profile_mark_changed(*, profile: SpendingProfile) -> None:
+    """Record that the profile's Lithic rule (its codes or its cards) must be pushed again."""
+    sync_mark_pending(model=SpendingProfile, pk=profile.pk, push=spending_profile_push)
+
+
+def spending_profile_rule_parameters(*, profile: SpendingProfile) -> dict | None:
+    """The Auth Rule parameters for the profile's live category rules; None when it has none."""
+    rows = ProfileCategory.objects.filter(profile_id=profile.pk).select_related("category")
+    allowed = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.ALLOWED]
+    blocked = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.BLOCKED]
+    return lithic_gateway.mcc_decline_parameters(allowed=allowed, blocked=blocked)
+
+
+def spending_profile_rule_card_tokens(*, profile: SpendingProfile) -> list[str]:
+    """Lithic tokens of the cards the profile's rule applies to: live, not closed, at Lithic."""
+    card_model = apps.get_model("cards", "Card")
+    tokens = (
+        card_model.objects.filter(profile_id=profile.pk, lithic_card_token__isnull=False)
+        .exclude(state="CLOSED")
+        .order_by("lithic_card_token")
+        .values_list("lithic_card_token", flat=True)
+    )
+    return [str(token) for token in tokens]
+
+
+def spending_profile_push(profile: SpendingProfile) -> None:
+    """Make the profile's Lithic rule match it (called by spending.lithic_sync, outside any
+    transaction).
+
+    A rule exists at Lithic only while there is something to enforce: codes to decline and
+    cards at Lithic to decline them on (Lithic refuses a rule on no cards). Otherwise an existing
+    rule is deactivated. The rule is created in draft and promoted; later changes put the cards
+    on the rule, draft the new parameters and promote them, on the same rule.
+    """
+    parameters = spending_profile_rule_parameters(profile=profile)
+    card_tokens = spending_profile_rule_card_tokens(profile=profile)
+    if profile.deleted is not None or parameters is None or not card_tokens:
+        if profile.lithic_auth_rule_token is not None:
+            lithic_gateway.auth_rule_deactivate(rule_token=str(profile.lithic_auth_rule_token))
+        return
+    rule_token = profile.lithic_auth_rule_token
+    if rule_token is None:
+        rule_token = lithic_gateway.auth_rule_create(
+            idempotency_key=f"auth-rule-create-{profile.token}",
+            name=f"Spending profile {profile.token}",
+            card_tokens=card_tokens,
+            parameters=parameters,
+        )
+        _store_auth_rule_token(profile_pk=profile.pk, rule_token=rule_token)
+    else:
+        lithic_gateway.auth_rule_set_cards(rule_token=str(rule_token), card_tokens=card_tokens)
+        lithic_gateway.auth_rule_draft(rule_token=str(rule_token), parameters=parameters)
+    lithic_gateway.auth_rule_promote(rule_token=str(rule_token))
+
+
+@transaction.atomic
+def _store_auth_rule_token(*, profile_pk: int, rule_token: str) -> None:
+    # Stored (with history) as soon as Lithic has made the rule, before promoting it: a push
+    # that fails after this point continues on the same rule instead of creating another.
+    profile = SpendingProfile.all_objects.select_for_update().get(pk=profile_pk)
+    if profile.lithic_auth_rule_token is None:
+        profile.lithic_auth_rule_token = rule_token
+        profile.save(update_fields=["lithic_auth_rule_token"])
+
+
+def spending_profile_push_now(*, profile: SpendingProfile, force: bool = True) -> str:
+    """Push the profile's rule to Lithic now (the console's action); returns the sync status."""
+    return sync_push(model=SpendingProfile, pk=profile.pk, push=spending_profile_push, force=force)
+
+
+def profile_category_saved(sender, instance: ProfileCategory, raw: bool = False, **kwargs) -> None:
+    """post_save of a category rule: its profile's Lithic rule must follow.
+
+    A receiver rather than a call in each service, because rules also change through the
+    console's inline forms, soft delete and undelete, which all end in `save()`.
+    """
+    if raw or instance.profile_id is None:
+        return
+    sync_mark_pending(model=SpendingProfile, pk=instance.profile_id, push=spending_profile_push)

@@ -125,3 +125,23 @@ def customer_owner(acme, fixture_actor):
 def cardholder(acme, fixture_actor):
     """A plain user of Acme who holds cards."""
     return user_create(email="uma@acme.test", account=acme, role=Role.USER, password=PASSWORD)
+
+
+@pytest.fixture
+def lithic_fake(settings, monkeypatch):
+    """Lithic's API faked on a local port (tests/lithic_fake.py); outbound sync points at it.
+
+    Small timeouts and retries keep the failure tests quick; the SDK itself is the real one.
+    """
+    from core import lithic_gateway
+    from tests.lithic_fake import API_KEY, LithicFake
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    fake = LithicFake().start()
+    settings.LITHIC_API_KEY = API_KEY
+    settings.LITHIC_BASE_URL = fake.base_url
+    settings.LITHIC_TIMEOUT_SECONDS = 0.5
+    settings.LITHIC_MAX_RETRIES = 2
+    yield fake
+    fake.stop()
+    lithic_gateway._client_for.cache_clear()

@@ -15,7 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalChanges
 
-from accounts.models import Account, AccountSetting, Address, ApiKey, IdempotencyRecord, User
+from accounts.models import (
+    Account,
+    AccountSetting,
+    Address,
+    ApiKey,
+    IdempotencyRecord,
+    SecurityEvent,
+    User,
+)
 from accounts.services import account_setting_set, address_add, api_key_create
 from cards.models import Card, CardProduct, CardState
 from cards.services import card_issue, card_product_create, card_set_state
@@ -133,6 +141,9 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         account=acme,
         payload={"card_token": str(card.lithic_card_token), "state": "OPEN"},
     )
+    security_event = SecurityEvent.objects.create(
+        kind="webhook_bad_signature", ip="198.51.100.7", path="/webhooks/lithic/", detail="x"
+    )
     api_key, _ = api_key_create(user=customer_admin, name="ERP sync")
     idempotency_record = IdempotencyRecord.objects.create(
         api_key=api_key,
@@ -162,6 +173,7 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         SpendCounter: counter,
         UnmatchedAuthorization: unmatched,
         Webhook: webhook,
+        SecurityEvent: security_event,
     }
 
 
@@ -241,12 +253,15 @@ def test_business_admins_offer_undelete_and_only_soft_delete(operator):
 
 def test_financial_admins_are_read_only(operator):
     request = operator_request(operator)
-    for model in (Transaction, TransactionEvent, Webhook):
+    # The inbox's only actions queue events again; they change no recorded content.
+    inbox_actions = {"retry_events", "replay_events"}
+    for model in (Transaction, TransactionEvent, Webhook, SecurityEvent):
         model_admin = admin.site._registry[model]
         assert not model_admin.has_add_permission(request)
         assert not model_admin.has_change_permission(request)
         assert not model_admin.has_delete_permission(request)
-        assert model_admin.get_actions(request) == {}
+        expected = inbox_actions if model is Webhook else set()
+        assert set(model_admin.get_actions(request)) == expected, model
 
 
 def test_changelist_action_soft_deletes_and_undelete_restores(console, operator, operator_client):

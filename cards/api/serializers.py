@@ -35,10 +35,21 @@ class CardSerializer(serializers.ModelSerializer):
             "profile",
             "cardholder",
             "lithic_card_token",
+            "lithic_sync_status",
+            "lithic_sync_error",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "lithic_sync_status": {
+                "help_text": "SYNCED: Lithic holds this card as shown. PENDING: a change is on "
+                "its way to Lithic (retried until Lithic confirms). REJECTED: Lithic refused "
+                "the change (see lithic_sync_error); support has been told. LOCAL_ONLY: "
+                "outbound sync is off in this environment."
+            },
+            "lithic_sync_error": {"help_text": "Lithic's last refusal or failure, if any"},
+        }
 
 
 class CardIssueSerializer(serializers.Serializer):

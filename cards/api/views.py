@@ -23,6 +23,7 @@ from cards.services import (
     card_set_state,
     card_update,
 )
+from spending.models import LITHIC_SYNC_FIELDS
 
 
 class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
@@ -37,6 +38,12 @@ class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
 
     def scoped(self, *, actor):
         return card_list(actor=actor).order_by("-created_at", "-id")
+
+    def output(self, instance, **kwargs):
+        # The push to Lithic runs when the change commits, which can be after the service
+        # returned: show the sync status as stored now.
+        instance.refresh_from_db(fields=LITHIC_SYNC_FIELDS)
+        return super().output(instance, **kwargs)
 
     @extend_schema(
         request=CardIssueSerializer,

@@ -43,10 +43,20 @@ class SpendingProfileSerializer(serializers.ModelSerializer):
             "allowed_mccs",
             "blocked_mccs",
             "lithic_auth_rule_token",
+            "lithic_sync_status",
+            "lithic_sync_error",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "lithic_sync_status": {
+                "help_text": "Whether Lithic's auth rule matches this profile: SYNCED, PENDING "
+                "(on its way), REJECTED (Lithic refused it, see lithic_sync_error) or "
+                "LOCAL_ONLY (outbound sync is off in this environment)."
+            },
+            "lithic_sync_error": {"help_text": "Lithic's last refusal or failure, if any"},
+        }
 
     # The rules are prefetched by the selector (ordered by MCC): no query per profile.
     @extend_schema_field(MCC_LIST)

@@ -101,6 +101,11 @@ COVERED_CONSTRAINTS = [
     "transactions_hold_only_while_pending",
     "transaction_events_type_valid",
     "webhooks_status_valid",
+    "webhooks_due_has_next_attempt",
+    "webhooks_lease_iff_processing",
+    "webhooks_processed_has_processed_at",
+    "cards_lithic_sync_status_valid",
+    "spending_profiles_lithic_sync_status_valid",
 ]
 
 COVERED_UNIQUE_COLUMNS = [
@@ -356,8 +361,10 @@ class Rows:
             "attempts": 0,
             "last_error": "",
             "received_at": NOW,
-            "next_attempt_at": None,
+            "next_attempt_at": NOW,
             "processed_at": None,
+            "locked_by": "",
+            "locked_until": None,
         }
 
 
@@ -1132,6 +1139,54 @@ def test_webhook_id_is_unique(rows, first_deleted):
     row = rows.build("webhooks", webhook_id="msg_2Lh9KX4pQ")
     with violates("webhooks_webhook_id_key"):
         rows.write("webhooks", row)
+
+
+@pytest.mark.parametrize("status", ["PENDING", "FAILED"])
+def test_webhook_waiting_for_a_worker_must_say_when_it_is_due(rows, status):
+    rows.assert_rejected(
+        "webhooks", "webhooks_due_has_next_attempt", status=status, next_attempt_at=None
+    )
+
+
+@pytest.mark.parametrize("status", ["DEAD", "IGNORED"])
+def test_webhook_no_longer_queued_needs_no_due_time(rows, status):
+    assert rows.exists("webhooks", rows.insert("webhooks", status=status, next_attempt_at=None))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"status": "PROCESSING"}, id="processing-without-lease"),
+        pytest.param({"status": "PROCESSING", "locked_until": NOW}, id="processing-without-worker"),
+        pytest.param({"locked_by": "w1", "locked_until": NOW}, id="lease-while-pending"),
+        pytest.param({"locked_by": "w1"}, id="worker-while-pending"),
+    ],
+)
+def test_webhook_has_a_lease_exactly_while_processing(rows, changes):
+    rows.assert_rejected("webhooks", "webhooks_lease_iff_processing", **changes)
+
+
+def test_webhook_processing_with_a_lease_is_allowed(rows):
+    row_id = rows.insert("webhooks", status="PROCESSING", locked_by="w1", locked_until=NOW)
+    assert rows.exists("webhooks", row_id)
+
+
+def test_processed_webhook_must_say_when(rows):
+    rows.assert_rejected(
+        "webhooks", "webhooks_processed_has_processed_at", status="PROCESSED", processed_at=None
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "constraint"),
+    [
+        ("cards", "cards_lithic_sync_status_valid"),
+        ("spending_profiles", "spending_profiles_lithic_sync_status_valid"),
+    ],
+)
+@pytest.mark.parametrize("status", ["DONE", "synced", ""])
+def test_lithic_sync_status_must_be_known(rows, table, constraint, status):
+    rows.assert_rejected(table, constraint, lithic_sync_status=status)
 
 
 # --- External and public tokens --------------------------------------------------------------

@@ -52,14 +52,19 @@ def test_request_change_records_user_ip_and_user_agent(acme, operator):
 def test_forwarded_for_is_trusted_only_behind_configured_proxies(acme, operator, settings):
     card = card_issue(account=acme)
 
-    def change():
-        card_set_limit(card=card, spend_limit=Decimal("10.00"), spend_limit_duration="MONTHLY")
+    def change_to(limit):
+        # A different limit each time: an unchanged limit writes no history row.
+        return lambda: card_set_limit(
+            card=card, spend_limit=Decimal(limit), spend_limit_duration="MONTHLY"
+        )
 
-    run_in_request(operator, change, ip="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9")
+    run_in_request(operator, change_to("10.00"), ip="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9")
     assert card.history.latest().history_ip == "10.0.0.2"
 
     settings.TRUSTED_PROXY_COUNT = 1
-    run_in_request(operator, change, ip="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.9")
+    run_in_request(
+        operator, change_to("20.00"), ip="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.9"
+    )
     assert card.history.latest().history_ip == "198.51.100.9"
 
 

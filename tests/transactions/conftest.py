@@ -6,12 +6,15 @@ import json
 import time
 import uuid
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from cards.services import card_issue
 from spending.models import SpendingCategory
 from transactions import signatures
+from transactions.models import AccountFunds, SpendCounter
 
 ASA_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTAxMjM0NTY3ODk="
 ASA_URL = "/lithic/asa/"
@@ -88,9 +91,16 @@ def asa_body(
     ).encode()
 
 
-def signed_headers(body: bytes, *, secret: str = ASA_SECRET, timestamp: int | None = None):
+def signed_headers(
+    body: bytes,
+    *,
+    secret: str = ASA_SECRET,
+    timestamp: int | None = None,
+    msg_id: str | None = None,
+) -> dict[str, str]:
+    """Standard Webhooks headers for `body`, made as Lithic makes them (ASA and events)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
-    msg_id = f"msg_{uuid.uuid4().hex}"
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
@@ -118,3 +128,24 @@ def asa(client):
 
 def dollars(value: str) -> Decimal:
     return Decimal(value)
+
+
+def money(account, card) -> dict:
+    """The account's posted balance and open holds, and the card's lifetime spend counter."""
+    account.refresh_from_db()
+    life = SpendCounter.objects.filter(scope="CARD", owner_id=card.pk, period="life").first()
+    funds = AccountFunds.objects.filter(account=account).first()
+    return {
+        "balance": account.balance,
+        "held": funds.held if funds else Decimal("0"),
+        "spent": life.amount if life else Decimal("0"),
+    }
+
+
+def check_ledger() -> int:
+    """`manage.py check_ledger`'s exit status (0: balances, holds and counters agree)."""
+    try:
+        call_command("check_ledger", stdout=StringIO(), stderr=StringIO())
+    except SystemExit as exc:
+        return exc.code
+    return 0

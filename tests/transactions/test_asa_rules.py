@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, SecurityEvent
 from accounts.services import account_setting_set
 from cards.models import CardState
 from spending.models import ProfileCategory
@@ -322,6 +322,9 @@ def test_unsigned_request_is_401_and_nothing_recorded(client, card):
     assert response.status_code == 401
     assert not Transaction.objects.exists()
     assert not UnmatchedAuthorization.objects.exists()
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.outcome, event.path) == ("asa_bad_signature", "failure", ASA_URL)
+    assert "missing webhook-id" in event.detail
 
 
 def test_tampered_request_is_401(client, card):
@@ -332,3 +335,6 @@ def test_tampered_request_is_401(client, card):
     )
     assert response.status_code == 401
     assert not Transaction.objects.exists()
+    event = SecurityEvent.objects.get()
+    assert (event.kind, event.webhook_id) == ("asa_bad_signature", headers["webhook-id"])
+    assert event.detail == "no matching signature"

@@ -8,14 +8,12 @@ import random
 import uuid
 from collections import Counter
 from decimal import Decimal
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from accounts.services import account_create
-from tests.transactions.conftest import asa_body
+from tests.transactions.conftest import asa_body, check_ledger, money
 from transactions.lithic_events import (
     EventOutOfSequence,
     LithicEventInvalid,
@@ -24,9 +22,7 @@ from transactions.lithic_events import (
     transaction_apply_lithic,
 )
 from transactions.models import (
-    AccountFunds,
     LedgerEntry,
-    SpendCounter,
     Transaction,
     TransactionEvent,
 )
@@ -39,14 +35,6 @@ T0 = "2026-11-14T15:20:08Z"
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"card_transaction_updated_{name}.json").read_text())
-
-
-def check_ledger() -> int:
-    try:
-        call_command("check_ledger", stdout=StringIO(), stderr=StringIO())
-    except SystemExit as exc:
-        return exc.code
-    return 0
 
 
 def event(kind: str, cents: int, created: str, result: str = "APPROVED") -> dict:
@@ -89,17 +77,6 @@ def authorized(asa, card):
         return json.loads(body)["token"], event("AUTHORIZATION", cents, T0)
 
     return run
-
-
-def money(account, card) -> dict:
-    account.refresh_from_db()
-    life = SpendCounter.objects.filter(scope="CARD", owner_id=card.pk, period="life").first()
-    funds = AccountFunds.objects.filter(account=account).first()
-    return {
-        "balance": account.balance,
-        "held": funds.held if funds else D("0"),
-        "spent": life.amount if life else D("0"),
-    }
 
 
 def test_the_fixture_lifecycle_applies_to_a_card_the_responder_never_saw(acme, card):

@@ -1,0 +1,337 @@
+"""The one door to Lithic's API: every outbound call goes through the official `lithic` SDK here.
+
+- Money crosses the boundary here only: Decimal dollars in the product, integer cents at Lithic
+  (`to_cents` refuses sub-cent amounts rather than rounding them).
+- Errors leave as one of two domain errors: `LithicUnavailable` (network, timeout, 5xx, rate
+  limit: try again later, nothing is known to have changed) and `LithicRejected` (a 4xx: Lithic
+  read the request and refused it; retrying the same request will not help, an operator must look).
+- Without `LITHIC_API_KEY` outbound calls are off (`outbound_enabled()` is False) and every call
+  raises `LithicOutboundDisabled`: nothing here pretends to have reached Lithic.
+
+The SDK retries (timeouts, 408/409/429/5xx) with the same request, but Lithic's client does not
+send an `Idempotency-Key` by itself, so creates pass one explicitly, derived from our own token:
+a retry by the SDK, the sync worker or an operator then never makes a second object.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import lithic
+from django.conf import settings
+
+from core.errors import DomainError
+
+CENT = Decimal("0.01")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class LithicError(DomainError):
+    """Base of the errors a Lithic call ends in."""
+
+
+class LithicUnavailable(LithicError):
+    """Lithic could not be reached or failed (timeout, connection, 5xx, 429): retry later."""
+
+    code = "lithic_unavailable"
+    http_status = 503
+
+
+class LithicRejected(LithicError):
+    """Lithic refused the request (4xx): retrying it unchanged will not help."""
+
+    code = "lithic_rejected"
+    http_status = 502
+
+    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
+        super().__init__(message, code=code)
+        self.status_code = status_code
+
+
+class LithicOutboundDisabled(LithicError):
+    """No LITHIC_API_KEY: outbound calls are switched off (the demo)."""
+
+    code = "lithic_outbound_disabled"
+    http_status = 503
+
+
+class SubCentAmount(DomainError):
+    code = "sub_cent_amount"
+    http_status = 400
+
+
+# --- Money -------------------------------------------------------------------------------------
+
+
+def to_cents(amount: Decimal) -> int:
+    """Decimal dollars as Lithic's integer cents, exactly; a fraction of a cent is refused."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise SubCentAmount(f"not a Decimal amount: {amount!r}")
+    if amount != amount.quantize(CENT):
+        raise SubCentAmount(f"{amount} has a fraction of a cent; Lithic counts whole cents")
+    return int(amount.quantize(CENT) * 100)
+
+
+def from_cents(cents: int) -> Decimal:
+    """Lithic's integer cents as Decimal dollars."""
+    if isinstance(cents, bool) or not isinstance(cents, int):
+        raise LithicRejected(f"Lithic sent an amount that is not whole cents: {cents!r}")
+    return (Decimal(cents) / 100).quantize(CENT)
+
+
+# --- The client --------------------------------------------------------------------------------
+
+
+def outbound_enabled() -> bool:
+    """Whether changes are sent to Lithic at all (a LITHIC_API_KEY is configured)."""
+    return bool(settings.LITHIC_API_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(
+    api_key: str, environment: str, base_url: str, timeout: float, max_retries: int
+) -> lithic.Lithic:
+    options: dict[str, Any] = {
+        "api_key": api_key,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "webhook_secret": settings.LITHIC_WEBHOOK_SECRET or None,
+    }
+    if base_url:
+        options["base_url"] = base_url
+    else:
+        # base_url=None makes the SDK use the environment even if LITHIC_BASE_URL is exported.
+        options["environment"] = environment
+        options["base_url"] = None
+    return lithic.Lithic(**options)
+
+
+def client() -> lithic.Lithic:
+    """The SDK client for the current settings (cached per configuration)."""
+    if not outbound_enabled():
+        raise LithicOutboundDisabled(
+            "Outbound sync to Lithic is off: LITHIC_API_KEY is not set, changes stay local."
+        )
+    return _client_for(
+        settings.LITHIC_API_KEY,
+        settings.LITHIC_ENVIRONMENT,
+        settings.LITHIC_BASE_URL,
+        float(settings.LITHIC_TIMEOUT_SECONDS),
+        int(settings.LITHIC_MAX_RETRIES),
+    )
+
+
+def _call(what: str, fn, *args, **kwargs):
+    """Run one SDK call, mapping its failures to our two domain errors."""
+    try:
+        return fn(*args, **kwargs)
+    except lithic.APITimeoutError as exc:
+        raise LithicUnavailable(f"{what}: Lithic did not answer in time") from exc
+    except lithic.APIConnectionError as exc:
+        raise LithicUnavailable(f"{what}: Lithic could not be reached ({exc})") from exc
+    except lithic.APIStatusError as exc:
+        status = exc.status_code
+        detail = _error_detail(exc)
+        if status >= 500 or status in (408, 409, 429):
+            raise LithicUnavailable(f"{what}: Lithic answered {status}: {detail}") from exc
+        raise LithicRejected(
+            f"{what}: Lithic refused it ({status}): {detail}", status_code=status
+        ) from exc
+    except lithic.APIResponseValidationError as exc:
+        raise LithicUnavailable(f"{what}: Lithic's answer was not understood") from exc
+
+
+def _error_detail(exc: lithic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("detail") or body
+        return str(message)[:500]
+    return (exc.message or "")[:500]
+
+
+# --- Cards -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LithicCard:
+    """The fields of Lithic's card object this product keeps, in our units."""
+
+    token: str
+    state: str
+    type: str
+    last_four: str
+    spend_limit: Decimal
+    spend_limit_duration: str
+    memo: str
+
+    @classmethod
+    def from_sdk(cls, card: Any) -> LithicCard:
+        return cls(
+            token=str(card.token),
+            state=str(card.state),
+            type=str(card.type),
+            last_four=str(card.last_four or ""),
+            spend_limit=from_cents(card.spend_limit),
+            spend_limit_duration=str(card.spend_limit_duration),
+            memo=str(card.memo or ""),
+        )
+
+
+def card_create(
+    *,
+    idempotency_key: str,
+    type: str,
+    spend_limit: Decimal,
+    spend_limit_duration: str,
+    memo: str = "",
+    state: str | None = None,
+    account_token: str | None = None,
+    product_id: str | None = None,
+) -> LithicCard:
+    """Create a card at Lithic; the same idempotency key always yields the same card."""
+    body: dict[str, Any] = {
+        "type": type,
+        "spend_limit": to_cents(spend_limit),
+        "spend_limit_duration": spend_limit_duration,
+        "memo": memo,
+    }
+    if state is not None:
+        body["state"] = state
+    if account_token:
+        body["account_token"] = account_token
+    if product_id:
+        body["product_id"] = product_id
+    card = _call(
+        "create card",
+        client().cards.create,
+        **body,
+        extra_headers={IDEMPOTENCY_HEADER: idempotency_key},
+    )
+    return LithicCard.from_sdk(card)
+
+
+def card_update(
+    *,
+    card_token: str,
+    spend_limit: Decimal,
+    spend_limit_duration: str,
+    memo: str,
+    state: str | None = None,
+) -> LithicCard:
+    """Set a card's state, limit and memo at Lithic (absolute values, so a repeat is harmless)."""
+    body: dict[str, Any] = {
+        "spend_limit": to_cents(spend_limit),
+        "spend_limit_duration": spend_limit_duration,
+        "memo": memo,
+    }
+    if state is not None:
+        body["state"] = state
+    card = _call("update card", client().cards.update, str(card_token), **body)
+    return LithicCard.from_sdk(card)
+
+
+def card_get(*, card_token: str) -> LithicCard:
+    """Lithic's current view of one card."""
+    return LithicCard.from_sdk(_call("get card", client().cards.retrieve, str(card_token)))
+
+
+def cards_iter(*, page_size: int = 100) -> Iterator[LithicCard]:
+    """Every card of the program, page after page (cursor pagination)."""
+    pages = _call("list cards", client().cards.list, page_size=page_size)
+    for card in _auto_paging("list cards", pages):
+        yield LithicCard.from_sdk(card)
+
+
+# --- Transactions ------------------------------------------------------------------------------
+
+
+def transactions_iter(
+    *, begin: datetime.datetime | None = None, page_size: int = 100
+) -> Iterator[dict]:
+    """Every card transaction since `begin`, each as Lithic's JSON object (amounts in cents)."""
+    params: dict[str, Any] = {"page_size": page_size}
+    if begin is not None:
+        params["begin"] = begin
+    pages = _call("list transactions", client().transactions.list, **params)
+    for txn in _auto_paging("list transactions", pages):
+        yield txn.to_dict(mode="json")
+
+
+def _auto_paging(what: str, first_page) -> Iterator[Any]:
+    # The SDK's auto-paging fetches the next page (`starting_after` the last token) while the
+    # caller iterates; its failures are mapped like any other call's.
+    items = iter(first_page)
+    while True:
+        try:
+            item = _call(what, next, items)
+        except StopIteration:
+            return
+        yield item
+
+
+# --- Auth rules (v2) ---------------------------------------------------------------------------
+
+
+def mcc_decline_parameters(*, allowed: list[str], blocked: list[str]) -> dict | None:
+    """A CONDITIONAL_ACTION that declines what a profile does not allow; None if nothing is.
+
+    With an allow-list every code outside it is declined (a blocked code then needs no rule of
+    its own); otherwise the blocked codes are.
+    """
+    if allowed:
+        operation, codes = "IS_NOT_ONE_OF", allowed
+    elif blocked:
+        operation, codes = "IS_ONE_OF", blocked
+    else:
+        return None
+    return {
+        "action": "DECLINE",
+        "conditions": [{"attribute": "MCC", "operation": operation, "value": sorted(codes)}],
+    }
+
+
+def auth_rule_create(
+    *, idempotency_key: str, name: str, card_tokens: list[str], parameters: dict
+) -> str:
+    """Create a CONDITIONAL_ACTION rule on the given cards, in draft; returns its token."""
+    rule = _call(
+        "create auth rule",
+        client().auth_rules.v2.create,
+        type="CONDITIONAL_ACTION",
+        event_stream="AUTHORIZATION",
+        name=name,
+        card_tokens=card_tokens,
+        parameters=parameters,
+        extra_headers={IDEMPOTENCY_HEADER: idempotency_key},
+    )
+    return str(rule.token)
+
+
+def auth_rule_set_cards(*, rule_token: str, card_tokens: list[str]) -> None:
+    """Replace the cards a rule applies to."""
+    _call(
+        "update auth rule cards",
+        client().auth_rules.v2.update,
+        str(rule_token),
+        card_tokens=card_tokens,
+    )
+
+
+def auth_rule_draft(*, rule_token: str, parameters: dict) -> None:
+    """Put new parameters on a rule as its draft version."""
+    _call("draft auth rule", client().auth_rules.v2.draft, str(rule_token), parameters=parameters)
+
+
+def auth_rule_promote(*, rule_token: str) -> None:
+    """Make the rule's draft its active version (also re-activates an inactive rule)."""
+    _call("promote auth rule", client().auth_rules.v2.promote, str(rule_token))
+
+
+def auth_rule_deactivate(*, rule_token: str) -> None:
+    """Stop enforcing a rule (Lithic keeps it; a later draft + promote brings it back)."""
+    _call("deactivate auth rule", client().auth_rules.v2.update, str(rule_token), state="INACTIVE")

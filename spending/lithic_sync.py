@@ -1,0 +1,179 @@
+"""Getting local changes to Lithic: the outbox on the row, the push, its bookkeeping.
+
+A service that changes something Lithic must hear about calls `sync_mark_pending` inside its
+own transaction: the change and "Lithic must get version N" commit together, or neither does.
+The push runs after the commit (`transaction.on_commit`), never inside the transaction, and the
+`sync_lithic` worker retries whatever is still pending. Until Lithic confirms, the local row is
+what the authorization responder decides on, so the local state is what protects us meanwhile.
+
+Bookkeeping writes (status, version, errors, attempts) are conditional `UPDATE`s under
+`history_bypass`: they are not business changes, the sync columns are excluded from the history
+tables, and the condition on `lithic_version` is what keeps an older push from marking a newer
+change as confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core import lithic_gateway
+from core.history import history_bypass
+from spending.models import LithicSyncStatus
+
+log = logging.getLogger(__name__)
+
+BOOKKEEPING = "Lithic sync bookkeeping (outbox columns, not business values)"
+
+Push = Callable[[models.Model], None]
+
+
+def sync_backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter: a random wait up to base * 2^(attempts-1), capped."""
+    base = float(settings.LITHIC_SYNC_BACKOFF_BASE_SECONDS)
+    ceiling = min(
+        base * (2 ** max(attempts - 1, 0)), float(settings.LITHIC_SYNC_BACKOFF_MAX_SECONDS)
+    )
+    # Half fixed, half random: never immediately, and many rows failing together spread out.
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
+
+
+def sync_mark_pending(*, model: type[models.Model], pk: int, push: Push) -> None:
+    """Record, in the caller's transaction, a local change of the row that Lithic must receive.
+
+    With outbound sync off the row is LOCAL_ONLY and nothing is scheduled.
+    """
+    enabled = lithic_gateway.outbound_enabled()
+    values = {
+        "lithic_version": F("lithic_version") + 1,
+        "lithic_sync_error": "",
+        "lithic_sync_attempts": 0,
+    }
+    if enabled:
+        # If the on-commit push never happens (the process died), the worker takes it from here.
+        values["lithic_sync_status"] = LithicSyncStatus.PENDING
+        values["lithic_next_attempt_at"] = timezone.now() + timedelta(
+            seconds=float(settings.LITHIC_SYNC_BACKOFF_BASE_SECONDS)
+        )
+    else:
+        values["lithic_sync_status"] = LithicSyncStatus.LOCAL_ONLY
+        values["lithic_next_attempt_at"] = None
+    with history_bypass(BOOKKEEPING):
+        model.all_objects.filter(pk=pk).update(**values)
+    if enabled:
+        transaction.on_commit(partial(sync_push, model=model, pk=pk, push=push), robust=True)
+
+
+@contextmanager
+def _row_push_lock(model: type[models.Model], pk: int) -> Iterator[None]:
+    # One push per row at a time, across processes: two pushes of different versions racing
+    # to Lithic could land in the wrong order while the newer one is recorded as confirmed.
+    # A session lock, not a row lock: it is held across the HTTP call, outside any transaction.
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = f"lithic_sync:{model._meta.db_table}:{pk}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def sync_push(*, model: type[models.Model], pk: int, push: Push, force: bool = False) -> str:
+    """Push the row's current state to Lithic now; returns the sync status it ends in.
+
+    Only PENDING rows are pushed unless `force` (an operator's "push now", which also takes
+    LOCAL_ONLY and REJECTED rows). Failures are recorded on the row, never raised.
+    """
+    with _row_push_lock(model, pk):
+        row = model.all_objects.filter(pk=pk).first()
+        if row is None:
+            return ""
+        if not force and row.lithic_sync_status != LithicSyncStatus.PENDING:
+            return row.lithic_sync_status
+        if not lithic_gateway.outbound_enabled():
+            return row.lithic_sync_status
+        version = row.lithic_version
+        try:
+            push(row)
+        except lithic_gateway.LithicRejected as exc:
+            _record(model, pk, version, status=LithicSyncStatus.REJECTED, error=exc.message)
+            return LithicSyncStatus.REJECTED
+        except lithic_gateway.LithicError as exc:
+            _record_failure(
+                model, pk, version, attempts=row.lithic_sync_attempts, error=exc.message
+            )
+            return LithicSyncStatus.PENDING
+        except Exception as exc:
+            # A bug or a database hiccup in the push: kept as a failure to retry, and logged.
+            log.exception("Lithic push of %s %s failed", model.__name__, pk)
+            _record_failure(
+                model, pk, version, attempts=row.lithic_sync_attempts, error=f"internal: {exc!r}"
+            )
+            return LithicSyncStatus.PENDING
+        if _record(model, pk, version, status=LithicSyncStatus.SYNCED, error=""):
+            return LithicSyncStatus.SYNCED
+        return LithicSyncStatus.PENDING
+
+
+def _record(model, pk: int, version: int, *, status: str, error: str) -> bool:
+    """Record the outcome for `version`; a row changed meanwhile (newer version) is left alone."""
+    values = {"lithic_sync_status": status, "lithic_sync_error": error[:2000]}
+    if status == LithicSyncStatus.SYNCED:
+        values.update(
+            lithic_synced_version=version,
+            lithic_synced_at=timezone.now(),
+            lithic_sync_attempts=0,
+            lithic_next_attempt_at=None,
+        )
+    else:
+        values.update(
+            lithic_next_attempt_at=None, lithic_sync_attempts=F("lithic_sync_attempts") + 1
+        )
+    with history_bypass(BOOKKEEPING):
+        return bool(model.all_objects.filter(pk=pk, lithic_version=version).update(**values))
+
+
+def _record_failure(model, pk: int, version: int, *, attempts: int, error: str) -> None:
+    delay = sync_backoff_seconds(attempts + 1)
+    with history_bypass(BOOKKEEPING):
+        model.all_objects.filter(pk=pk, lithic_version=version).update(
+            lithic_sync_status=LithicSyncStatus.PENDING,
+            lithic_sync_error=error[:2000],
+            lithic_sync_attempts=F("lithic_sync_attempts") + 1,
+            lithic_next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        )
+
+
+def sync_due(*, model: type[models.Model], limit: int, retry_now: bool = False) -> list[int]:
+    """Ids of the rows the worker should push now (all pending ones with `retry_now`)."""
+    rows = model.all_objects.filter(lithic_sync_status=LithicSyncStatus.PENDING)
+    if not retry_now:
+        rows = rows.filter(
+            Q(lithic_next_attempt_at__isnull=True) | Q(lithic_next_attempt_at__lte=timezone.now())
+        )
+    return list(
+        rows.order_by(F("lithic_next_attempt_at").asc(nulls_first=True), "pk").values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+
+
+def sync_counts(*, model: type[models.Model]) -> dict[str, int]:
+    """How many live rows are in each sync status (for the console's banner)."""
+    counts = dict.fromkeys(LithicSyncStatus.values, 0)
+    for row in model.objects.values("lithic_sync_status").annotate(n=models.Count("pk")):
+        counts[row["lithic_sync_status"]] = row["n"]
+    return counts

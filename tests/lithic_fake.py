@@ -1,0 +1,347 @@
+"""A local HTTP fake of the Lithic endpoints we use, driven through the real `lithic` SDK.
+
+It keeps cards, auth rules and transactions in memory, logs every request (method, path,
+query, headers, JSON body), honours `Idempotency-Key` on POSTs the way Lithic does (the same
+key answers with the first response, nothing is made twice), and injects faults:
+
+- `fail_next(n, status=500)`: the next n requests are answered with that status, untouched;
+- `lose_next_response(n)`: the next n requests are carried out, then answered 500, as when the
+  response is lost on the way back;
+- `hang_next(n, seconds)`: the next n requests are carried out, then answered only after
+  `seconds` (past the client's timeout).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+API_KEY = "test-lithic-key"
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: dict | None
+
+
+@dataclass
+class Fault:
+    kind: str  # "fail" (answer without acting), "lose" (act, answer 500), "hang" (act, answer late)
+    status: int = 500
+    seconds: float = 0.0
+    body: dict = field(default_factory=dict)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+class LithicFake:
+    def __init__(self):
+        self.cards: dict[str, dict] = {}
+        self.auth_rules: dict[str, dict] = {}
+        self.transactions: dict[str, dict] = {}
+        self.requests: list[LoggedRequest] = []
+        self.faults: list[Fault] = []
+        self._idempotent: dict[str, tuple[int, dict]] = {}
+        self._lock = threading.RLock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LithicFake:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- test helpers -----------------------------------------------------------------------
+
+    def fail_next(self, n: int = 1, *, status: int = 500, message: str = "") -> None:
+        body = {"message": message or f"fake Lithic error {status}"}
+        self.faults.extend(Fault("fail", status=status, body=body) for _ in range(n))
+
+    def lose_next_response(self, n: int = 1) -> None:
+        self.faults.extend(Fault("lose") for _ in range(n))
+
+    def hang_next(self, n: int = 1, *, seconds: float = 1.0) -> None:
+        self.faults.extend(Fault("hang", seconds=seconds) for _ in range(n))
+
+    def calls(
+        self, method: str | None = None, path: str | None = None, *, path_prefix: str = ""
+    ) -> list[LoggedRequest]:
+        """The logged requests with this method and exact path, or path prefix."""
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method)
+            and (path is None or r.path == path)
+            and r.path.startswith(path_prefix)
+        ]
+
+    def add_card(self, **values) -> dict:
+        """A card made at Lithic directly (e.g. from Lithic's dashboard)."""
+        card = self._new_card({"type": "VIRTUAL", **values})
+        card.update({k: v for k, v in values.items() if k in card})
+        return card
+
+    def add_transaction(
+        self, *, card_token: str, amount: int, status: str = "SETTLED", settled: int | None = None
+    ) -> dict:
+        token = str(uuid.uuid4())
+        created = _now()
+        settled = amount if settled is None and status == "SETTLED" else (settled or 0)
+        events = [
+            {
+                "token": str(uuid.uuid4()),
+                "type": "AUTHORIZATION",
+                "amount": amount,
+                "created": created,
+                "result": "APPROVED",
+            }
+        ]
+        if status == "SETTLED":
+            events.append(
+                {
+                    "token": str(uuid.uuid4()),
+                    "type": "CLEARING",
+                    "amount": settled,
+                    "created": created,
+                    "result": "APPROVED",
+                }
+            )
+        txn = {
+            "token": token,
+            "account_token": str(uuid.uuid4()),
+            "card_token": card_token,
+            "amount": amount,
+            "authorization_amount": amount,
+            "settled_amount": settled,
+            "status": status,
+            "result": "APPROVED",
+            "created": created,
+            "updated": created,
+            "merchant": {
+                "descriptor": "FAKE MERCHANT",
+                "mcc": "5411",
+                "city": "NEW YORK",
+                "country": "USA",
+            },
+            "merchant_currency": "USD",
+            "amounts": {"cardholder": {"amount": amount, "currency": "USD"}},
+            "events": events,
+            "tags": {},
+        }
+        with self._lock:
+            self.transactions[token] = txn
+        return txn
+
+    # --- the API ----------------------------------------------------------------------------
+
+    def _new_card(self, body: dict) -> dict:
+        token = str(uuid.uuid4())
+        card_type = body.get("type", "VIRTUAL")
+        state = body.get("state", "OPEN")
+        if card_type == "PHYSICAL" and state == "OPEN":
+            state = "PENDING_FULFILLMENT"
+        card = {
+            "token": token,
+            "account_token": body.get("account_token") or str(uuid.uuid4()),
+            "card_program_token": str(uuid.uuid4()),
+            "created": _now(),
+            "last_four": f"{random.randint(0, 9999):04d}",  # noqa: S311
+            "pin_status": "NOT_SET",
+            "spend_limit": body.get("spend_limit", 0),
+            "spend_limit_duration": body.get("spend_limit_duration", "TRANSACTION"),
+            "state": state,
+            "type": card_type,
+            "memo": body.get("memo", ""),
+            "tags": body.get("tags", {}),
+            "funding": None,
+        }
+        with self._lock:
+            self.cards[token] = card
+        return card
+
+    def _rule_view(self, rule: dict) -> dict:
+        view = copy.deepcopy(rule)
+        view["entities"] = {
+            "include": [{"type": "CARD", "token": t} for t in rule["card_tokens"]],
+            "exclude": [],
+        }
+        return view
+
+    def route(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, dict]:
+        parts = [p for p in path.split("/") if p]
+        body = body or {}
+        if parts[:2] == ["v1", "cards"]:
+            if len(parts) == 2 and method == "POST":
+                if body.get("type") not in {"VIRTUAL", "PHYSICAL", "SINGLE_USE", "MERCHANT_LOCKED"}:
+                    return 400, {"message": "type is invalid"}
+                return 200, self._new_card(body)
+            if len(parts) == 2 and method == "GET":
+                return 200, self._page(list(self.cards.values()), query)
+            card = self.cards.get(parts[2]) if len(parts) == 3 else None
+            if card is None:
+                return 404, {"message": "card not found"}
+            if method == "GET":
+                return 200, card
+            if method == "PATCH":
+                if card["state"] == "CLOSED" and body.get("state") not in (None, "CLOSED"):
+                    return 400, {"message": "Card is closed and cannot be modified"}
+                for key in ("state", "spend_limit", "spend_limit_duration", "memo"):
+                    if key in body:
+                        card[key] = body[key]
+                return 200, card
+        if parts[:2] == ["v2", "auth_rules"]:
+            if len(parts) == 2 and method == "POST":
+                if not body.get("card_tokens"):
+                    return 400, {"message": "include must contain at least one entity"}
+                token = str(uuid.uuid4())
+                rule = {
+                    "token": token,
+                    "name": body.get("name"),
+                    "type": body.get("type"),
+                    "event_stream": body.get("event_stream", "AUTHORIZATION"),
+                    "state": "ACTIVE",
+                    "card_tokens": list(body.get("card_tokens", [])),
+                    "account_tokens": [],
+                    "business_account_tokens": [],
+                    "program_level": False,
+                    "lithic_managed": False,
+                    "current_version": None,
+                    "draft_version": {
+                        "parameters": body.get("parameters"),
+                        "version": 1,
+                        "state": "PENDING",
+                    },
+                }
+                with self._lock:
+                    self.auth_rules[token] = rule
+                return 200, self._rule_view(rule)
+            rule = self.auth_rules.get(parts[2]) if len(parts) >= 3 else None
+            if rule is None:
+                return 404, {"message": "auth rule not found"}
+            if len(parts) == 3 and method == "GET":
+                return 200, self._rule_view(rule)
+            if len(parts) == 3 and method == "PATCH":
+                if "card_tokens" in body:
+                    if not body["card_tokens"]:
+                        return 400, {"message": "include must contain at least one entity"}
+                    rule["card_tokens"] = list(body["card_tokens"])
+                if body.get("state") == "INACTIVE":
+                    rule["state"] = "INACTIVE"
+                return 200, self._rule_view(rule)
+            if len(parts) == 4 and parts[3] == "draft" and method == "POST":
+                version = (rule["current_version"] or {}).get("version", 0) + 1
+                rule["draft_version"] = {
+                    "parameters": body.get("parameters"),
+                    "version": version,
+                    "state": "PENDING",
+                }
+                return 200, self._rule_view(rule)
+            if len(parts) == 4 and parts[3] == "promote" and method == "POST":
+                draft = rule["draft_version"]
+                if draft is None:
+                    return 400, {"message": "no draft version to promote"}
+                rule["current_version"] = {
+                    "parameters": draft["parameters"],
+                    "version": draft["version"],
+                }
+                rule["draft_version"] = None
+                rule["state"] = "ACTIVE"
+                return 200, self._rule_view(rule)
+        if parts[:2] == ["v1", "transactions"] and method == "GET" and len(parts) == 2:
+            rows = list(self.transactions.values())
+            begin = query.get("begin")
+            if begin:
+                rows = [t for t in rows if t["created"] >= begin.replace("+00:00", "Z")[:19]]
+            return 200, self._page(rows, query)
+        return 404, {"message": f"no route {method} {path}"}
+
+    def _page(self, rows: list[dict], query: dict) -> dict:
+        size = int(query.get("page_size", 50))
+        after = query.get("starting_after")
+        if after:
+            tokens = [r["token"] for r in rows]
+            rows = rows[tokens.index(after) + 1 :] if after in tokens else []
+        return {"data": rows[:size], "has_more": len(rows) > size}
+
+    def handle(self, method: str, raw_path: str, headers: dict, raw_body: bytes):
+        split = urlsplit(raw_path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        body = json.loads(raw_body) if raw_body else None
+        with self._lock:
+            self.requests.append(LoggedRequest(method, split.path, query, headers, body))
+            fault = self.faults.pop(0) if self.faults else None
+        if headers.get("authorization") != API_KEY:
+            return 401, {"message": "Please provide API key in Authorization header"}, 0.0
+        if fault is not None and fault.kind == "fail":
+            return fault.status, fault.body, 0.0
+        key = headers.get("idempotency-key") if method == "POST" else None
+        with self._lock:
+            if key and key in self._idempotent:
+                status, payload = self._idempotent[key]
+            else:
+                status, payload = self.route(method, split.path, query, body)
+                payload = copy.deepcopy(payload)
+                if key:
+                    self._idempotent[key] = (status, payload)
+        if fault is not None and fault.kind == "lose":
+            return 500, {"message": "fake Lithic lost the response"}, 0.0
+        if fault is not None and fault.kind == "hang":
+            return status, payload, fault.seconds
+        return status, payload, 0.0
+
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self):
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, payload, delay = fake.handle(self.command, self.path, headers, raw)
+                if delay:
+                    time.sleep(delay)
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    # Tells the SDK to wait 1 ms before its own retry, so tests stay fast.
+                    self.send_header("retry-after-ms", "1")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+            def log_message(self, format, *args):
+                pass
+
+        return Handler

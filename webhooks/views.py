@@ -1,0 +1,87 @@
+"""Lithic's event webhooks: verify the signature, store the event, answer. Nothing else.
+
+Applying the event is the worker's job (`manage.py process_webhooks`): the answer must not wait
+for it, and an event that fails to apply must still be kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.models import SecurityEventKind
+from accounts.security import security_event_record
+from transactions import signatures
+from webhooks.services import WEBHOOK_ID_MAX_LENGTH, delivery_parse, webhook_receive
+
+logger = logging.getLogger("webhooks.inbox")
+
+
+def webhook_secrets() -> list[str]:
+    """The secrets a delivery may be signed with: the current one, then any being rotated."""
+    secrets = [settings.LITHIC_WEBHOOK_SECRET, *settings.LITHIC_WEBHOOK_SECRETS]
+    return list(dict.fromkeys(secret for secret in secrets if secret))
+
+
+def verify_any(*, secrets: list[str], headers, body: bytes) -> str:
+    """The webhook-id of a request signed with any of `secrets`, or SignatureError."""
+    first_error = None
+    for secret in secrets or [""]:  # no secret at all: verify() refuses with its reason
+        try:
+            return signatures.verify(secret=secret, headers=headers, body=body)
+        except signatures.SignatureError as exc:
+            first_error = first_error or exc
+    raise first_error
+
+
+@csrf_exempt
+@require_POST
+def lithic_webhook(request: HttpRequest) -> HttpResponse:
+    body = request.body
+    try:
+        webhook_id = verify_any(secrets=webhook_secrets(), headers=request.headers, body=body)
+    except signatures.SignatureError as exc:
+        logger.warning("Lithic webhook refused: %s", exc)
+        _record_refusal(request, reason=str(exc))
+        return JsonResponse(
+            {"error": {"code": exc.code, "message": f"bad signature: {exc}"}}, status=401
+        )
+    if len(webhook_id) > WEBHOOK_ID_MAX_LENGTH:
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "invalid_webhook_id",
+                    "message": f"webhook-id longer than {WEBHOOK_ID_MAX_LENGTH} characters",
+                }
+            },
+            status=400,
+        )
+
+    delivery = delivery_parse(body=body)
+    stored = webhook_receive(webhook_id=webhook_id, delivery=delivery)
+    if delivery.error:
+        logger.error("Lithic webhook %s kept as DEAD: %s", webhook_id, delivery.error)
+    else:
+        logger.info(
+            "Lithic webhook %s %s %s",
+            webhook_id,
+            delivery.event_type,
+            "stored" if stored else "duplicate",
+        )
+    return JsonResponse({"status": "stored" if stored else "duplicate"})
+
+
+def _record_refusal(request: HttpRequest, *, reason: str) -> None:
+    try:
+        security_event_record(
+            kind=SecurityEventKind.WEBHOOK_BAD_SIGNATURE, request=request, detail=reason
+        )
+    except DatabaseError:
+        # The refusal stands without its log row; a failing database must not turn a 401
+        # into a 500 that Lithic (or an attacker) would see differently.
+        logger.exception("could not record a refused Lithic webhook")
