@@ -34,6 +34,19 @@ class Difference:
 
 def compare_card(local: Card, lithic: lithic_gateway.LithicCard) -> list[Difference]:
     found = []
+    profile = str(local.profile.token) if local.profile_id is not None else ""
+    if profile != lithic.profile_tag:
+        # Which profile rule covers the card is ours to say: the fix is a push, not --fix.
+        found.append(
+            Difference(
+                kind="card",
+                token=lithic.token,
+                what="profile tag",
+                ours=profile or "-",
+                lithic=lithic.profile_tag or "-",
+                note="push ours: sync_lithic or 'Push to Lithic now'",
+            )
+        )
     for field in CARD_FIELDS:
         ours, theirs = getattr(local, field), getattr(lithic, field)
         if ours != theirs:
@@ -58,7 +71,9 @@ def reconcile_cards(*, fix: bool) -> list[Difference]:
     """Every card at Lithic against ours, and ours with a Lithic token that Lithic lacks."""
     local_by_token = {
         str(card.lithic_card_token): card
-        for card in Card.all_objects.filter(lithic_card_token__isnull=False)
+        for card in Card.all_objects.filter(lithic_card_token__isnull=False).select_related(
+            "profile"
+        )
     }
     seen: set[str] = set()
     differences: list[Difference] = []
@@ -86,7 +101,7 @@ def reconcile_cards(*, fix: bool) -> list[Difference]:
             else:
                 still = {d.what for d in compare_card(local, lithic)}
                 for difference in found:
-                    difference.fixed = difference.what not in still
+                    difference.fixed = difference.fixable and difference.what not in still
         differences.extend(found)
     for token, local in local_by_token.items():
         if token not in seen:

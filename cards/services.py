@@ -12,8 +12,7 @@ from cards.models import Card, CardProduct, CardState
 from core import lithic_gateway
 from core.errors import DomainError, InvalidStateTransition
 from spending.lithic_sync import sync_mark_pending, sync_push
-from spending.models import LITHIC_SYNC_FIELDS, SpendingProfile
-from spending.services import spending_profile_mark_changed
+from spending.models import LITHIC_SYNC_FIELDS
 
 # Marks an argument the caller did not pass, so that None can mean "clear this field".
 UNSET: Any = object()
@@ -161,9 +160,6 @@ def card_set_state(*, card: Card, state: str) -> Card:
         card.full_clean()
         card.save(update_fields=["state"])
         _card_changed(card)
-        if state == CardState.CLOSED and card.profile_id is not None:
-            # A closed card leaves its profile's Lithic rule.
-            spending_profile_mark_changed(profile=card.profile)
     return card
 
 
@@ -188,7 +184,6 @@ def card_update(
     """Change a card's memo and/or spending profile."""
     card = _card_for_update(card)
     changed = []
-    old_profile_id = card.profile_id
     if memo is not None and memo != card.memo:
         card.memo = memo
         changed.append("memo")
@@ -201,14 +196,8 @@ def card_update(
     if changed:
         card.full_clean()
         card.save(update_fields=changed)
-    if "memo" in changed:
+        # The profile travels as the card's tag at Lithic, which moves it between rules.
         _card_changed(card)
-    if "profile" in changed and card.lithic_card_token is not None:
-        # The profile's rule is what carries it at Lithic: the card leaves the old profile's
-        # rule and joins the new one's (both pushed again; the card itself is unchanged there).
-        for profile_id in (old_profile_id, card.profile_id):
-            if profile_id is not None:
-                spending_profile_mark_changed(profile=SpendingProfile(pk=profile_id))
     return card
 
 
@@ -235,9 +224,10 @@ def card_push(card: Card) -> None:
 
     A card without a Lithic token is created with an Idempotency-Key derived from our token, so
     however often this runs (SDK retries, the worker, an operator) Lithic makes one card.
-    Otherwise the state, limit and memo are set as absolute values.
+    Otherwise the state, limit, memo and profile tag are set as absolute values.
     """
     state = card.state if card.state in PUSHABLE_STATES else None
+    profile_token = str(card.profile.token) if card.profile_id is not None else None
     if card.lithic_card_token is None:
         if card.state == CardState.CLOSED:
             return  # closed before Lithic ever made it: nothing to create, nothing to close
@@ -250,12 +240,13 @@ def card_push(card: Card) -> None:
             state=state,
             account_token=str(card.account.lithic_account_token or "") or None,
             product_id=(card.product.lithic_product_id or None) if card.product else None,
+            profile_token=profile_token,
         )
         _card_store_lithic_identity(card_pk=card.pk, lithic=created)
         # A repeated key answers with the card as first created; a change made since then
         # (a pause before the card reached Lithic) still has to be applied.
-        wanted = (card.spend_limit, card.spend_limit_duration, card.memo)
-        got = (created.spend_limit, created.spend_limit_duration, created.memo)
+        wanted = (card.spend_limit, card.spend_limit_duration, card.memo, profile_token or "")
+        got = (created.spend_limit, created.spend_limit_duration, created.memo, created.profile_tag)
         state_differs = (
             state is not None and created.state in PUSHABLE_STATES and (created.state != state)
         )
@@ -265,6 +256,7 @@ def card_push(card: Card) -> None:
                 spend_limit=card.spend_limit,
                 spend_limit_duration=card.spend_limit_duration,
                 memo=card.memo,
+                profile_token=profile_token,
                 state=state if state_differs else None,
             )
         return
@@ -273,6 +265,7 @@ def card_push(card: Card) -> None:
         spend_limit=card.spend_limit,
         spend_limit_duration=card.spend_limit_duration,
         memo=card.memo,
+        profile_token=profile_token,
         state=state,
     )
 
@@ -294,9 +287,6 @@ def _card_store_lithic_identity(*, card_pk: int, lithic: lithic_gateway.LithicCa
     if changed:
         card.full_clean()
         card.save(update_fields=changed)
-    if card.profile_id is not None:
-        # The card now exists at Lithic: its profile's rule must include it.
-        spending_profile_mark_changed(profile=SpendingProfile(pk=card.profile_id))
 
 
 def card_awaiting_lithic_exists() -> bool:
@@ -346,10 +336,9 @@ def card_adopt_replacement(
     )
     card.full_clean()
     card.save()
-    # Our limit and memo go to the new card at Lithic, and the profile's rule takes it in.
+    # Our limit, memo and profile tag go to the new card at Lithic (a replacement does not
+    # inherit the replaced card's tags, so without this no profile rule would cover it).
     _card_changed(card)
-    if card.profile_id is not None:
-        spending_profile_mark_changed(profile=SpendingProfile(pk=card.profile_id))
     return card
 
 
@@ -409,6 +398,4 @@ def card_apply_lithic(
         return card
     card.full_clean()
     card.save(update_fields=changed)
-    if "state" in changed and card.state == CardState.CLOSED and card.profile_id is not None:
-        spending_profile_mark_changed(profile=SpendingProfile(pk=card.profile_id))
     return card

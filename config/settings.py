@@ -230,6 +230,10 @@ if LITHIC_ENVIRONMENT not in {"sandbox", "production"}:
 # Outbound calls (core.lithic_gateway): per-request timeout and the SDK's own retries.
 LITHIC_TIMEOUT_SECONDS = env.float("LITHIC_TIMEOUT_SECONDS", default=10.0)
 LITHIC_MAX_RETRIES = env.int("LITHIC_MAX_RETRIES", default=2)
+# The push a request or the console makes right after its change commits: someone waits for
+# it, and sync_lithic retries what it could not finish, so it gets a shorter budget.
+LITHIC_ON_COMMIT_TIMEOUT_SECONDS = env.float("LITHIC_ON_COMMIT_TIMEOUT_SECONDS", default=3.0)
+LITHIC_ON_COMMIT_MAX_RETRIES = env.int("LITHIC_ON_COMMIT_MAX_RETRIES", default=1)
 # `sync_lithic`: a failed push waits base * 2^(attempts-1) seconds (with jitter), at most max;
 # a change that was not pushed on commit (crash) is picked up after base seconds.
 LITHIC_SYNC_BACKOFF_BASE_SECONDS = env.float("LITHIC_SYNC_BACKOFF_BASE_SECONDS", default=10.0)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,6 +31,9 @@ from core.errors import DomainError
 
 CENT = Decimal("0.01")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A card's tag naming its spending profile; the profile's auth rule applies to every card with
+# that tag (one CARD_TAG entity), so cards join and leave a rule by their own update.
+PROFILE_TAG = "spending_profile"
 
 
 class LithicError(DomainError):
@@ -111,18 +116,43 @@ def _client_for(
     return lithic.Lithic(**options)
 
 
+_short_budget: ContextVar[bool] = ContextVar("lithic_short_budget", default=False)
+
+
+@contextmanager
+def short_budget() -> Iterator[None]:
+    """Calls inside get LITHIC_ON_COMMIT_TIMEOUT_SECONDS and LITHIC_ON_COMMIT_MAX_RETRIES.
+
+    For the push a request makes once its change has committed: the caller is waiting, and a
+    push that fails is retried by `sync_lithic` anyway, so an unreachable Lithic costs the
+    request a few seconds, not the full budget of every SDK retry.
+    """
+    token = _short_budget.set(True)
+    try:
+        yield
+    finally:
+        _short_budget.reset(token)
+
+
 def client() -> lithic.Lithic:
     """The SDK client for the current settings (cached per configuration)."""
     if not outbound_enabled():
         raise LithicOutboundDisabled(
             "Outbound sync to Lithic is off: LITHIC_API_KEY is not set, changes stay local."
         )
+    if _short_budget.get():
+        timeout, retries = (
+            settings.LITHIC_ON_COMMIT_TIMEOUT_SECONDS,
+            settings.LITHIC_ON_COMMIT_MAX_RETRIES,
+        )
+    else:
+        timeout, retries = settings.LITHIC_TIMEOUT_SECONDS, settings.LITHIC_MAX_RETRIES
     return _client_for(
         settings.LITHIC_API_KEY,
         settings.LITHIC_ENVIRONMENT,
         settings.LITHIC_BASE_URL,
-        float(settings.LITHIC_TIMEOUT_SECONDS),
-        int(settings.LITHIC_MAX_RETRIES),
+        float(timeout),
+        int(retries),
     )
 
 
@@ -168,9 +198,11 @@ class LithicCard:
     spend_limit: Decimal
     spend_limit_duration: str
     memo: str
+    profile_tag: str = ""  # the PROFILE_TAG tag: the spending profile whose rule covers it
 
     @classmethod
     def from_sdk(cls, card: Any) -> LithicCard:
+        tags = getattr(card, "tags", None) or {}
         return cls(
             token=str(card.token),
             state=str(card.state),
@@ -179,6 +211,7 @@ class LithicCard:
             spend_limit=from_cents(card.spend_limit),
             spend_limit_duration=str(card.spend_limit_duration),
             memo=str(card.memo or ""),
+            profile_tag=str(tags.get(PROFILE_TAG) or ""),
         )
 
 
@@ -192,6 +225,7 @@ def card_create(
     state: str | None = None,
     account_token: str | None = None,
     product_id: str | None = None,
+    profile_token: str | None = None,
 ) -> LithicCard:
     """Create a card at Lithic; the same idempotency key always yields the same card."""
     body: dict[str, Any] = {
@@ -202,6 +236,8 @@ def card_create(
     }
     if state is not None:
         body["state"] = state
+    if profile_token:
+        body["tags"] = {PROFILE_TAG: profile_token}
     if account_token:
         body["account_token"] = account_token
     if product_id:
@@ -221,13 +257,16 @@ def card_update(
     spend_limit: Decimal,
     spend_limit_duration: str,
     memo: str,
+    profile_token: str | None,
     state: str | None = None,
 ) -> LithicCard:
-    """Set a card's state, limit and memo at Lithic (absolute values, so a repeat is harmless)."""
+    """Set a card's state, limit, memo and profile tag at Lithic (absolute values, so a repeat
+    is harmless; no profile removes the tag)."""
     body: dict[str, Any] = {
         "spend_limit": to_cents(spend_limit),
         "spend_limit_duration": spend_limit_duration,
         "memo": memo,
+        "tags": {PROFILE_TAG: profile_token or None},
     }
     if state is not None:
         body["state"] = state
@@ -296,30 +335,21 @@ def mcc_decline_parameters(*, allowed: list[str], blocked: list[str]) -> dict | 
 
 
 def auth_rule_create(
-    *, idempotency_key: str, name: str, card_tokens: list[str], parameters: dict
+    *, idempotency_key: str, name: str, profile_token: str, parameters: dict
 ) -> str:
-    """Create a CONDITIONAL_ACTION rule on the given cards, in draft; returns its token."""
+    """Create, in draft, a CONDITIONAL_ACTION rule on every card tagged with the profile;
+    returns its token."""
     rule = _call(
         "create auth rule",
         client().auth_rules.v2.create,
         type="CONDITIONAL_ACTION",
         event_stream="AUTHORIZATION",
         name=name,
-        card_tokens=card_tokens,
+        entities={"include": [{"type": "CARD_TAG", "key": PROFILE_TAG, "value": profile_token}]},
         parameters=parameters,
         extra_headers={IDEMPOTENCY_HEADER: idempotency_key},
     )
     return str(rule.token)
-
-
-def auth_rule_set_cards(*, rule_token: str, card_tokens: list[str]) -> None:
-    """Replace the cards a rule applies to."""
-    _call(
-        "update auth rule cards",
-        client().auth_rules.v2.update,
-        str(rule_token),
-        card_tokens=card_tokens,
-    )
 
 
 def auth_rule_draft(*, rule_token: str, parameters: dict) -> None:

@@ -18,8 +18,8 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 BOOKKEEPING = "Lithic sync bookkeeping (outbox columns, not business values)"
 
 Push = Callable[[models.Model], None]
+
+
+def _bookkeeping_rows(model: type[models.Model], **lookups) -> models.QuerySet:
+    # Django's plain manager: safedelete's `all_objects.update()` still adds
+    # `deleted IS NULL`, and a deleted profile's push (deactivating its rule) must be recorded.
+    return model._base_manager.filter(**lookups)
 
 
 def sync_backoff_seconds(attempts: int) -> float:
@@ -68,9 +74,41 @@ def sync_mark_pending(*, model: type[models.Model], pk: int, push: Push) -> None
         values["lithic_sync_status"] = LithicSyncStatus.LOCAL_ONLY
         values["lithic_next_attempt_at"] = None
     with history_bypass(BOOKKEEPING):
-        model.all_objects.filter(pk=pk).update(**values)
-    if enabled:
-        transaction.on_commit(partial(sync_push, model=model, pk=pk, push=push), robust=True)
+        _bookkeeping_rows(model, pk=pk).update(**values)
+    if enabled and not _push_scheduled(model, pk):
+        transaction.on_commit(_PushOnCommit(model=model, pk=pk, push=push), robust=True)
+
+
+@dataclass
+class _PushOnCommit:
+    """The push a transaction runs once it has committed (one per row, however many changes)."""
+
+    model: type[models.Model]
+    pk: int
+    push: Push
+    started: bool = False
+
+    def __call__(self) -> None:
+        self.started = True
+        with lithic_gateway.short_budget():
+            sync_push(model=self.model, pk=self.pk, push=self.push)
+
+
+def _push_scheduled(model: type[models.Model], pk: int) -> bool:
+    """Whether this transaction already pushes the row on commit: one push carries every change
+    (it reads the row then), and a second one would undo a failed push's backoff at once.
+
+    A callback still registered belongs to this transaction or to a savepoint that is still
+    open around this call (a rolled-back savepoint takes its callbacks with it), so it commits
+    whenever the new change does; one that has started may have read the row already.
+    """
+    return any(
+        isinstance(callback, _PushOnCommit)
+        and callback.model is model
+        and callback.pk == pk
+        and not callback.started
+        for _savepoints, callback, _robust in transaction.get_connection().run_on_commit
+    )
 
 
 @contextmanager
@@ -143,13 +181,13 @@ def _record(model, pk: int, version: int, *, status: str, error: str) -> bool:
             lithic_next_attempt_at=None, lithic_sync_attempts=F("lithic_sync_attempts") + 1
         )
     with history_bypass(BOOKKEEPING):
-        return bool(model.all_objects.filter(pk=pk, lithic_version=version).update(**values))
+        return bool(_bookkeeping_rows(model, pk=pk, lithic_version=version).update(**values))
 
 
 def _record_failure(model, pk: int, version: int, *, attempts: int, error: str) -> None:
     delay = sync_backoff_seconds(attempts + 1)
     with history_bypass(BOOKKEEPING):
-        model.all_objects.filter(pk=pk, lithic_version=version).update(
+        _bookkeeping_rows(model, pk=pk, lithic_version=version).update(
             lithic_sync_status=LithicSyncStatus.PENDING,
             lithic_sync_error=error[:2000],
             lithic_sync_attempts=F("lithic_sync_attempts") + 1,

@@ -283,30 +283,18 @@ def spending_profile_rule_parameters(*, profile: SpendingProfile) -> dict | None
     return lithic_gateway.mcc_decline_parameters(allowed=allowed, blocked=blocked)
 
 
-def spending_profile_rule_card_tokens(*, profile: SpendingProfile) -> list[str]:
-    """Lithic tokens of the cards the profile's rule applies to: live, not closed, at Lithic."""
-    card_model = apps.get_model("cards", "Card")
-    tokens = (
-        card_model.objects.filter(profile_id=profile.pk, lithic_card_token__isnull=False)
-        .exclude(state="CLOSED")
-        .order_by("lithic_card_token")
-        .values_list("lithic_card_token", flat=True)
-    )
-    return [str(token) for token in tokens]
-
-
 def spending_profile_push(profile: SpendingProfile) -> None:
     """Make the profile's Lithic rule match it (called by spending.lithic_sync, outside any
     transaction).
 
-    A rule exists at Lithic only while there is something to enforce: codes to decline and
-    cards at Lithic to decline them on (Lithic refuses a rule on no cards). Otherwise an existing
-    rule is deactivated. The rule is created in draft and promoted; later changes put the cards
-    on the rule, draft the new parameters and promote them, on the same rule.
+    The rule applies to every card tagged with the profile's token (cards carry the tag in
+    their own push), so it never lists cards and cards join or leave it without touching it.
+    A rule exists at Lithic only while the profile has codes to decline; a deleted profile, or
+    one without codes, has its rule deactivated. The rule is created in draft and promoted;
+    later changes draft new parameters on the same rule and promote them.
     """
     parameters = spending_profile_rule_parameters(profile=profile)
-    card_tokens = spending_profile_rule_card_tokens(profile=profile)
-    if profile.deleted is not None or parameters is None or not card_tokens:
+    if profile.deleted is not None or parameters is None:
         if profile.lithic_auth_rule_token is not None:
             lithic_gateway.auth_rule_deactivate(rule_token=str(profile.lithic_auth_rule_token))
         return
@@ -315,12 +303,11 @@ def spending_profile_push(profile: SpendingProfile) -> None:
         rule_token = lithic_gateway.auth_rule_create(
             idempotency_key=f"auth-rule-create-{profile.token}",
             name=f"Spending profile {profile.token}",
-            card_tokens=card_tokens,
+            profile_token=str(profile.token),
             parameters=parameters,
         )
         _store_auth_rule_token(profile_pk=profile.pk, rule_token=rule_token)
     else:
-        lithic_gateway.auth_rule_set_cards(rule_token=str(rule_token), card_tokens=card_tokens)
         lithic_gateway.auth_rule_draft(rule_token=str(rule_token), parameters=parameters)
     lithic_gateway.auth_rule_promote(rule_token=str(rule_token))
 

@@ -140,8 +140,8 @@ def lithic_fake(settings, monkeypatch):
     fake = LithicFake().start()
     settings.LITHIC_API_KEY = API_KEY
     settings.LITHIC_BASE_URL = fake.base_url
-    settings.LITHIC_TIMEOUT_SECONDS = 0.5
-    settings.LITHIC_MAX_RETRIES = 2
+    settings.LITHIC_TIMEOUT_SECONDS = settings.LITHIC_ON_COMMIT_TIMEOUT_SECONDS = 0.5
+    settings.LITHIC_MAX_RETRIES = settings.LITHIC_ON_COMMIT_MAX_RETRIES = 2
     yield fake
     fake.stop()
     lithic_gateway._client_for.cache_clear()

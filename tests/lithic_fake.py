@@ -177,7 +177,7 @@ class LithicFake:
             "state": state,
             "type": card_type,
             "memo": body.get("memo", ""),
-            "tags": body.get("tags", {}),
+            "tags": dict(body.get("tags") or {}),
             "funding": None,
         }
         with self._lock:
@@ -186,11 +186,29 @@ class LithicFake:
 
     def _rule_view(self, rule: dict) -> dict:
         view = copy.deepcopy(rule)
-        view["entities"] = {
-            "include": [{"type": "CARD", "token": t} for t in rule["card_tokens"]],
-            "exclude": [],
-        }
+        view["card_tokens"] = [
+            e["token"] for e in rule["entities"]["include"] if e["type"] == "CARD"
+        ]
         return view
+
+    def rules_covering(self, card_token: str) -> list[dict]:
+        """The active rules Lithic would run for this card's authorizations."""
+        card = self.cards[card_token]
+
+        def matches(entity: dict) -> bool:
+            if entity["type"] == "CARD":
+                return entity["token"] == card_token
+            if entity["type"] == "CARD_TAG":
+                return card["tags"].get(entity["key"]) == entity["value"]
+            return entity["type"] == "PROGRAM"
+
+        return [
+            rule
+            for rule in self.auth_rules.values()
+            if rule["state"] == "ACTIVE"
+            and rule["current_version"] is not None
+            and any(matches(e) for e in rule["entities"]["include"])
+        ]
 
     def route(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, dict]:
         parts = [p for p in path.split("/") if p]
@@ -213,10 +231,17 @@ class LithicFake:
                 for key in ("state", "spend_limit", "spend_limit_duration", "memo"):
                     if key in body:
                         card[key] = body[key]
+                # Tags merge: a key set to null is removed, omitted keys stay.
+                for key, value in (body.get("tags") or {}).items():
+                    if value is None:
+                        card["tags"].pop(key, None)
+                    else:
+                        card["tags"][key] = value
                 return 200, card
         if parts[:2] == ["v2", "auth_rules"]:
             if len(parts) == 2 and method == "POST":
-                if not body.get("card_tokens"):
+                entities = body.get("entities") or {}
+                if not entities.get("include"):
                     return 400, {"message": "include must contain at least one entity"}
                 token = str(uuid.uuid4())
                 rule = {
@@ -225,7 +250,10 @@ class LithicFake:
                     "type": body.get("type"),
                     "event_stream": body.get("event_stream", "AUTHORIZATION"),
                     "state": "ACTIVE",
-                    "card_tokens": list(body.get("card_tokens", [])),
+                    "entities": {
+                        "include": list(entities["include"]),
+                        "exclude": list(entities.get("exclude") or []),
+                    },
                     "account_tokens": [],
                     "business_account_tokens": [],
                     "program_level": False,
@@ -246,10 +274,13 @@ class LithicFake:
             if len(parts) == 3 and method == "GET":
                 return 200, self._rule_view(rule)
             if len(parts) == 3 and method == "PATCH":
-                if "card_tokens" in body:
-                    if not body["card_tokens"]:
+                if "entities" in body:
+                    if not (body["entities"] or {}).get("include"):
                         return 400, {"message": "include must contain at least one entity"}
-                    rule["card_tokens"] = list(body["card_tokens"])
+                    rule["entities"] = {
+                        "include": list(body["entities"]["include"]),
+                        "exclude": list(body["entities"].get("exclude") or []),
+                    }
                 if body.get("state") == "INACTIVE":
                     rule["state"] = "INACTIVE"
                 return 200, self._rule_view(rule)

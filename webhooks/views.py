@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -42,6 +42,18 @@ def verify_any(*, secrets: list[str], headers, body: bytes) -> str:
 @csrf_exempt
 @require_POST
 def lithic_webhook(request: HttpRequest) -> HttpResponse:
+    if connection.vendor != "postgresql":
+        # The inbox is PostgreSQL's (ON CONFLICT, jsonb, SKIP LOCKED); the SQLite of `make run`
+        # cannot take events, and saying so beats a 500 that Lithic would retry.
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "postgresql_required",
+                    "message": "The webhook inbox needs PostgreSQL (DATABASE_URL).",
+                }
+            },
+            status=503,
+        )
     body = request.body
     try:
         webhook_id = verify_any(secrets=webhook_secrets(), headers=request.headers, body=body)

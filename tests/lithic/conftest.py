@@ -18,11 +18,15 @@ def catalogue(db):
 
 
 @pytest.fixture
-def travel_profile(acme, catalogue):
-    with system_actor("test:fixtures"):
-        return spending_profile_create(
+def travel_profile(acme, catalogue, django_capture_on_commit_callbacks):
+    """A block-list profile, pushed to Lithic when outbound sync is on (request `lithic_fake`
+    first)."""
+    with system_actor("test:fixtures"), django_capture_on_commit_callbacks(execute=True):
+        profile = spending_profile_create(
             account=acme, name="Travel", blocked_mccs=["7995", "5813", "6051"]
         )
+    profile.refresh_from_db()
+    return profile
 
 
 @pytest.fixture

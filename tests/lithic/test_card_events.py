@@ -11,7 +11,6 @@ from django.db.models import F
 from cards.models import Card
 from cards.services import card_set_state
 from core.audit import system_actor
-from spending.models import SpendingProfile
 from tests.transactions.conftest import signed_headers
 from webhooks.models import Webhook
 from webhooks.worker import Worker, WorkerConfig
@@ -177,11 +176,11 @@ def test_replacement_card_is_adopted_for_the_same_cardholder_and_profile(
     )
     assert (new.state, new.last_four, new.memo) == ("OPEN", "1881", "Travel")
     assert Card.objects.filter(profile=travel_profile).count() == 2
-    # The profile's rule at Lithic now declines on the new card too.
-    travel_profile.refresh_from_db()
+    # The new card carries the profile's tag at Lithic, so the profile's rule covers it too.
+    assert new_at_lithic["tags"] == {"spending_profile": str(travel_profile.token)}
     rule = lithic_fake.auth_rules[str(travel_profile.lithic_auth_rule_token)]
-    assert set(rule["card_tokens"]) == {str(old.lithic_card_token), new_at_lithic["token"]}
-    assert SpendingProfile.objects.get(pk=travel_profile.pk).lithic_sync_status == "SYNCED"
+    assert lithic_fake.rules_covering(new_at_lithic["token"]) == [rule]
+    assert new.lithic_sync_status == "SYNCED"
 
 
 def test_a_card_made_outside_this_back_office_is_ignored_with_the_reason(

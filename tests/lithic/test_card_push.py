@@ -43,6 +43,24 @@ def test_a_lost_response_is_retried_with_the_same_key_and_makes_one_card(lithic_
     assert card.lithic_sync_status == "SYNCED"
 
 
+def test_the_push_on_commit_has_its_own_short_budget_and_the_worker_the_full_one(
+    lithic_fake, issue, settings, call_command_output
+):
+    # The request that issued the card waits for one attempt only; sync_lithic gets three.
+    settings.LITHIC_ON_COMMIT_MAX_RETRIES = 0
+    lithic_fake.fail_next(1, status=503)
+
+    card = issue()
+
+    assert len(lithic_fake.calls("POST", "/v1/cards")) == 1
+    assert (card.lithic_sync_status, card.lithic_card_token) == ("PENDING", None)
+
+    lithic_fake.fail_next(2, status=503)  # the third attempt of the worker's budget lands
+    assert "1 synced" in call_command_output("sync_lithic", "--once", "--retry-now")
+    assert len(lithic_fake.calls("POST", "/v1/cards")) == 1 + 3
+    assert len(lithic_fake.cards) == 1
+
+
 def test_a_create_that_timed_out_is_retried_later_and_still_makes_one_card(
     lithic_fake, issue, call_command_output
 ):

@@ -167,3 +167,23 @@ def test_lithic_unavailable_stops_with_a_clear_error(db, lithic_fake):
 def test_a_bad_since_is_refused(db, lithic_fake):
     with pytest.raises(CommandError, match="not a date"):
         call_command("reconcile_lithic", "--since", "last tuesday")
+
+
+def test_a_card_outside_its_profiles_rule_is_found_and_left_to_a_push(
+    lithic_fake, issue, travel_profile
+):
+    from cards.services import card_push_now
+
+    card = issue(profile=travel_profile)
+    lithic_fake.cards[str(card.lithic_card_token)]["tags"].clear()  # changed at Lithic
+
+    status, output = reconcile("--cards-only", "--fix")
+
+    assert status == 1
+    (line,) = lines_about(output, card.lithic_card_token)
+    assert line.split()[2:6] == ["profile", "tag", str(travel_profile.token), "-"]
+    assert "push ours" in line
+
+    assert card_push_now(card=card) == "SYNCED"
+    assert lithic_fake.rules_covering(str(card.lithic_card_token))
+    assert reconcile("--cards-only")[0] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 from django.core.management.base import CommandError
+from django.db import connection
 
 from core.commands import AuditedCommand
 from webhooks.worker import Worker, WorkerConfig
@@ -37,6 +38,8 @@ class Command(AuditedCommand):
         parser.add_argument("--retry-max-seconds", type=float, help="longest delay between runs")
 
     def handle(self, *args, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The webhook workers need PostgreSQL (DATABASE_URL).")
         try:
             config = WorkerConfig.from_settings(
                 batch_size=options["batch_size"],
