@@ -5,19 +5,17 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 
-# One pass over the status index, whatever the table's size.
-_SUMMARY_SQL = """
-    SELECT count(*) FILTER (WHERE status = 'PENDING'),
-           count(*) FILTER (WHERE status = 'PROCESSING'),
-           count(*) FILTER (WHERE status = 'FAILED'),
-           count(*) FILTER (WHERE status = 'DEAD'),
-           min(received_at) FILTER (WHERE status = 'PENDING'),
-           now()
-    FROM webhooks
-    WHERE status IN ('PENDING', 'PROCESSING', 'FAILED', 'DEAD')
-"""
+from webhooks.models import Webhook, WebhookStatus
+
+_WAITING_OR_STUCK = (
+    WebhookStatus.PENDING,
+    WebhookStatus.PROCESSING,
+    WebhookStatus.FAILED,
+    WebhookStatus.DEAD,
+)
 
 
 @dataclass(frozen=True)
@@ -30,14 +28,19 @@ class InboxSummary:
 
 
 def webhook_inbox_summary() -> InboxSummary:
-    """Counts of events waiting or stuck, and how long the oldest pending one has waited."""
-    with connection.cursor() as cursor:
-        cursor.execute(_SUMMARY_SQL)
-        pending, processing, failed, dead, oldest, now = cursor.fetchone()
+    """Counts of events waiting or stuck, and how long the oldest pending one has waited.
+
+    One query over the status index, whatever the size of the table (processed rows are not
+    read).
+    """
+    counts = Webhook.objects.filter(status__in=_WAITING_OR_STUCK).aggregate(
+        **{status.lower(): Count("pk", filter=Q(status=status)) for status in _WAITING_OR_STUCK},
+        oldest=Min("received_at", filter=Q(status=WebhookStatus.PENDING)),
+    )
+    oldest = counts.pop("oldest")
     return InboxSummary(
-        pending=pending,
-        processing=processing,
-        failed=failed,
-        dead=dead,
-        oldest_pending_age=None if oldest is None else max(now - oldest, datetime.timedelta(0)),
+        **counts,
+        oldest_pending_age=(
+            None if oldest is None else max(timezone.now() - oldest, datetime.timedelta(0))
+        ),
     )
