@@ -149,7 +149,13 @@ def free_port() -> int:
 class Server:
     """gunicorn serving the project (or the naive baseline) as in production."""
 
-    def __init__(self, settings_module: str = "config.settings"):
+    def __init__(
+        self,
+        settings_module: str = "config.settings",
+        *,
+        workers: int = WORKERS,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.port = free_port()
         env = {
             **os.environ,
@@ -160,10 +166,11 @@ class Server:
             "DATABASE_POOL_MAX_SIZE": "2",
             "TRUST_X_FORWARDED_PROTO": "true",
             "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS),
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--worker-class", "sync", "--backlog", "2048", "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr,
         )  # fmt: skip
@@ -215,9 +222,25 @@ class Server:
 # ----------------------------------------------------------------------------- load generator
 
 
-def request_bytes(port: int, target: dict, rng: random.Random) -> bytes:
+def signed_post(
+    port: int, path: str, body: bytes, *, secret: str = SECRET, msg_id: str | None = None
+) -> bytes:
+    """A whole HTTP request as Lithic sends it: Standard Webhooks headers signed with `secret`."""
     from transactions import signatures
 
+    msg_id, timestamp = msg_id or f"msg_{uuid.uuid4().hex}", int(time.time())
+    signature = signatures.sign(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Forwarded-Proto: https\r\nConnection: close\r\n"
+        f"webhook-id: {msg_id}\r\nwebhook-timestamp: {timestamp}\r\n"
+        f"webhook-signature: {signature}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def request_bytes(port: int, target: dict, rng: random.Random) -> bytes:
     cents = rng.randint(100, 5_000)
     body = json.dumps(
         {"token": str(uuid.uuid4()), "status": "AUTHORIZATION", "created": "2026-01-01T00:00:00Z",
@@ -227,19 +250,11 @@ def request_bytes(port: int, target: dict, rng: random.Random) -> bytes:
                       "country": "USA"},
          "pos": {"entry_mode": {"card": "NOT_PRESENT"}}}
     ).encode()  # fmt: skip
-    msg_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
-    signature = signatures.sign(secret=SECRET, msg_id=msg_id, timestamp=timestamp, body=body)
-    head = (
-        f"POST /lithic/asa/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        f"X-Forwarded-Proto: https\r\nConnection: close\r\n"
-        f"webhook-id: {msg_id}\r\nwebhook-timestamp: {timestamp}\r\n"
-        f"webhook-signature: {signature}\r\n\r\n"
-    )
-    return head.encode() + body
+    return signed_post(port, "/lithic/asa/", body)
 
 
-async def _send(port: int, payload: bytes) -> str:
+async def _send(port: int, payload: bytes, answer: str = "result") -> str:
+    """The request's outcome: the named field of a 200 answer's JSON, or "HTTP <status>"."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(payload)
@@ -250,7 +265,7 @@ async def _send(port: int, payload: bytes) -> str:
     status = response[9:12]
     if status != b"200":
         return f"HTTP {status.decode(errors='replace')}"
-    return json.loads(response.split(b"\r\n\r\n", 1)[1])["result"]
+    return json.loads(response.split(b"\r\n\r\n", 1)[1])[answer]
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -282,7 +297,10 @@ async def _open_loop(port: int, payloads: list[bytes], rate: float) -> dict:
     return {"latencies": latencies, "results": results, "seconds": elapsed}
 
 
-async def _closed_loop(port: int, payloads: list[bytes], clients: int, seconds: float) -> dict:
+async def _closed_loop(
+    port: int, payloads: list[bytes], clients: int, seconds: float, *, answer: str = "result"
+) -> dict:
+    """Requests in the order of `payloads`, `clients` at a time; each sent when one returns."""
     latencies, results = [], {}
     feed = iter(payloads)
     deadline = time.perf_counter() + seconds
@@ -293,7 +311,7 @@ async def _closed_loop(port: int, payloads: list[bytes], clients: int, seconds: 
             if payload is None:
                 return
             sent = time.perf_counter()
-            result = await _send(port, payload)
+            result = await _send(port, payload, answer)
             latencies.append(time.perf_counter() - sent)
             results[result] = results.get(result, 0) + 1
 
@@ -390,10 +408,20 @@ def pgbench_script(ntargets: int) -> str:
     return script
 
 
-def run_pgbench(script: Path, *, rate: float | None, logdir: Path) -> dict:
+def run_pgbench(
+    script: Path,
+    *,
+    rate: float | None,
+    logdir: Path,
+    clients: int = CONCURRENCY,
+    seconds: int = SECONDS,
+    variables: dict[str, str] | None = None,
+) -> dict:
     args = [str(Path(os.environ["PGBIN"]) / "pgbench"), "-n", "-M", "extended",
-            "-c", str(CONCURRENCY), "-j", str(min(CONCURRENCY, 2)), "-T", str(SECONDS),
+            "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
             "-f", str(script)]  # fmt: skip
+    for name, value in (variables or {}).items():
+        args += ["-D", f"{name}={value}"]
     if rate is not None:
         for old in logdir.glob("pgbench_log*"):
             old.unlink()

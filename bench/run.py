@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("bench_load", "bench_asa", "bench_api")
+BENCHMARKS = ("bench_load", "bench_asa", "bench_api", "bench_webhooks")
 
 
 def _fmt_row(result: dict) -> str:

@@ -91,7 +91,8 @@ class _PushOnCommit:
     def __call__(self) -> None:
         self.started = True
         with lithic_gateway.short_budget():
-            sync_push(model=self.model, pk=self.pk, push=self.push)
+            # A request is waiting: it does not queue behind another process's push.
+            sync_push(model=self.model, pk=self.pk, push=self.push, wait=False)
 
 
 def _push_scheduled(model: type[models.Model], pk: int) -> bool:
@@ -111,31 +112,51 @@ def _push_scheduled(model: type[models.Model], pk: int) -> bool:
     )
 
 
+def push_lock_key(model: type[models.Model], pk: int) -> str:
+    """The name of the row's push lock (a PostgreSQL advisory lock on its hash)."""
+    return f"lithic_sync:{model._meta.db_table}:{pk}"
+
+
 @contextmanager
-def _row_push_lock(model: type[models.Model], pk: int) -> Iterator[None]:
-    # One push per row at a time, across processes: two pushes of different versions racing
-    # to Lithic could land in the wrong order while the newer one is recorded as confirmed.
-    # A session lock, not a row lock: it is held across the HTTP call, outside any transaction.
+def _row_push_lock(model: type[models.Model], pk: int, *, wait: bool) -> Iterator[bool]:
+    """Yields whether this process holds the row's push lock (always, when `wait`).
+
+    One push per row at a time, across processes: two pushes of different versions racing
+    to Lithic could land in the wrong order while the newer one is recorded as confirmed.
+    A session lock, not a row lock: it is held across the HTTP call, outside any transaction.
+    """
     if connection.vendor != "postgresql":
-        yield
+        yield True
         return
-    key = f"lithic_sync:{model._meta.db_table}:{pk}"
+    key = push_lock_key(model, pk)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+            held = bool(cursor.fetchone()[0])
     try:
-        yield
+        yield held
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
-def sync_push(*, model: type[models.Model], pk: int, push: Push, force: bool = False) -> str:
+def sync_push(
+    *, model: type[models.Model], pk: int, push: Push, force: bool = False, wait: bool = True
+) -> str:
     """Push the row's current state to Lithic now; returns the sync status it ends in.
 
     Only PENDING rows are pushed unless `force` (an operator's "push now", which also takes
-    LOCAL_ONLY and REJECTED rows). Failures are recorded on the row, never raised.
+    LOCAL_ONLY and REJECTED rows). Failures are recorded on the row, never raised. Without
+    `wait`, a row another process is pushing right now is left PENDING for `sync_lithic`
+    (that push started before this change and will not mark it confirmed).
     """
-    with _row_push_lock(model, pk):
+    with _row_push_lock(model, pk, wait=wait) as held:
+        if not held:
+            return LithicSyncStatus.PENDING
         row = model.all_objects.filter(pk=pk).first()
         if row is None:
             return ""

@@ -191,3 +191,42 @@ def test_sub_cent_amounts_are_refused_at_the_boundary():
         to_cents(Decimal("0.001"))
     with pytest.raises(SubCentAmount):
         to_cents(12.5)
+
+
+def test_the_push_on_commit_does_not_wait_for_another_processs_push(
+    lithic_fake, issue, django_capture_on_commit_callbacks, call_command_output
+):
+    import threading
+
+    from django.db import connection
+
+    from spending.lithic_sync import push_lock_key
+
+    card = issue()
+    held, release = threading.Event(), threading.Event()
+
+    def another_process_pushing():
+        # Its own database session holds the card's push lock, as sync_lithic would.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [push_lock_key(Card, card.pk)]
+            )
+            held.set()
+            release.wait(10)
+        connection.close()  # ends the session, and its lock
+
+    other = threading.Thread(target=another_process_pushing)
+    other.start()
+    assert held.wait(10)
+    try:
+        with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
+            card_set_state(card=card, state="PAUSED")
+        card.refresh_from_db()
+        assert card.lithic_sync_status == "PENDING"  # left for the worker, not waited for
+        assert not lithic_fake.calls("PATCH", f"/v1/cards/{card.lithic_card_token}")
+    finally:
+        release.set()
+        other.join(10)
+
+    assert "1 synced" in call_command_output("sync_lithic", "--once", "--retry-now")
+    assert lithic_fake.cards[str(card.lithic_card_token)]["state"] == "PAUSED"

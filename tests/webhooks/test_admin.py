@@ -211,7 +211,8 @@ def test_security_events_are_listed_and_filtered(deliver, operator_client):
 
     by_kind = operator_client.get(url, {"kind__exact": "webhook_bad_signature"})
     other_kind = operator_client.get(url, {"kind__exact": "asa_bad_signature"})
-    today = operator_client.get(url, {"occurred_at__gte": timezone.now().date().isoformat()})
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = operator_client.get(url, {"occurred_at__gte": midnight.isoformat()})
 
     assert by_kind.context["cl"].result_count == 1
     assert other_kind.context["cl"].result_count == 0
