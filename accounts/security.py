@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
+from django.db import DatabaseError
 from django.http import HttpRequest
 
 from accounts.models import SecurityEvent, SecurityEventOutcome
 from core.audit import client_ip, current_audit
+
+logger = logging.getLogger("accounts.security")
 
 # Header carrying the message id of a Standard Webhooks request (Lithic events and ASA).
 _WEBHOOK_ID_HEADER = "webhook-id"
@@ -61,3 +65,15 @@ def security_event_record(
         webhook_id=_clip(webhook_id, "webhook_id"),
         detail=detail,
     )
+
+
+def security_event_record_refusal(*, kind: str, request: HttpRequest, reason: str) -> None:
+    """Record a refused request (a bad signature); never raises.
+
+    The refusal stands without its log row: a failing database must not turn a 401 into a
+    500, which the sender (Lithic, or an attacker) would see differently.
+    """
+    try:
+        security_event_record(kind=kind, request=request, detail=reason)
+    except DatabaseError:
+        logger.exception("could not record a refused request (%s) to %s", kind, request.path)

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.test import override_settings
+from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import Role
 from accounts.services import account_create, user_create
@@ -145,3 +147,19 @@ def lithic_fake(settings, monkeypatch):
     yield fake
     fake.stop()
     lithic_gateway._client_for.cache_clear()
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    """The test client logged in to the console as the operator."""
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """A threaded server speaking plain HTTP (the middleware reads the redirect at start-up)."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        server = LiveServer("localhost")
+    yield server
+    server.stop()

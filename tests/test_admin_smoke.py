@@ -177,12 +177,6 @@ def console(acme, customer_admin, fixture_actor) -> dict:
     }
 
 
-@pytest.fixture
-def operator_client(client, operator):
-    client.force_login(operator)
-    return client
-
-
 def get_with_queries(client, url: str, params=None):
     """A GET and the SQL it ran, read before the next request resets the connection's log."""
     with CaptureQueriesContext(connection) as captured:

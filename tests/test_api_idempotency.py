@@ -12,9 +12,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from django.core.management import call_command
-from django.test import override_settings
 from django.utils import timezone
-from pytest_django.live_server_helper import LiveServer
 
 from accounts.api import idempotency
 from accounts.models import IdempotencyRecord
@@ -33,15 +31,6 @@ def product(acme):
         return card_product_create(
             account=acme, name="Everyday", default_spend_limit=Decimal("100.00")
         )
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    """A threaded server speaking plain HTTP (the middleware reads the redirect at start-up)."""
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        server = LiveServer("localhost")
-    yield server
-    server.stop()
 
 
 def post(client, body, key, **extra):

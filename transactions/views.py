@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.models import SecurityEventKind
-from accounts.security import security_event_record
+from accounts.security import security_event_record_refusal
 from config.db_router import use_primary
 from transactions import asa, signatures
 
@@ -28,7 +28,9 @@ def asa_authorize(request: HttpRequest) -> HttpResponse:
         signatures.verify(secret=settings.LITHIC_ASA_SECRET, headers=request.headers, body=body)
     except signatures.SignatureError as exc:
         logger.warning("ASA request refused: %s", exc)
-        _record_refusal(request, reason=str(exc))
+        security_event_record_refusal(
+            kind=SecurityEventKind.ASA_BAD_SIGNATURE, request=request, reason=str(exc)
+        )
         return JsonResponse({"error": {"code": exc.code, "message": "bad signature"}}, status=401)
 
     with use_primary():
@@ -69,14 +71,3 @@ def _token_of(body: bytes) -> str | None:
         return asa.parse_request(body).token
     except asa.MalformedRequest as exc:
         return exc.token or None
-
-
-def _record_refusal(request: HttpRequest, *, reason: str) -> None:
-    try:
-        security_event_record(
-            kind=SecurityEventKind.ASA_BAD_SIGNATURE, request=request, detail=reason
-        )
-    except DatabaseError:
-        # The refusal stands without its log row: a failing database must not turn a 401
-        # into a 500.
-        logger.exception("could not record a refused ASA request")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.models import SecurityEventKind
-from accounts.security import security_event_record
+from accounts.security import security_event_record_refusal
 from transactions import signatures
 from webhooks.services import WEBHOOK_ID_MAX_LENGTH, delivery_parse, webhook_receive
 
@@ -59,7 +59,9 @@ def lithic_webhook(request: HttpRequest) -> HttpResponse:
         webhook_id = verify_any(secrets=webhook_secrets(), headers=request.headers, body=body)
     except signatures.SignatureError as exc:
         logger.warning("Lithic webhook refused: %s", exc)
-        _record_refusal(request, reason=str(exc))
+        security_event_record_refusal(
+            kind=SecurityEventKind.WEBHOOK_BAD_SIGNATURE, request=request, reason=str(exc)
+        )
         return JsonResponse(
             {"error": {"code": exc.code, "message": f"bad signature: {exc}"}}, status=401
         )
@@ -86,14 +88,3 @@ def lithic_webhook(request: HttpRequest) -> HttpResponse:
             "stored" if stored else "duplicate",
         )
     return JsonResponse({"status": "stored" if stored else "duplicate"})
-
-
-def _record_refusal(request: HttpRequest, *, reason: str) -> None:
-    try:
-        security_event_record(
-            kind=SecurityEventKind.WEBHOOK_BAD_SIGNATURE, request=request, detail=reason
-        )
-    except DatabaseError:
-        # The refusal stands without its log row; a failing database must not turn a 401
-        # into a 500 that Lithic (or an attacker) would see differently.
-        logger.exception("could not record a refused Lithic webhook")

@@ -66,3 +66,17 @@ def call_command_output():
         return out.getvalue()
 
     return run
+
+
+@pytest.fixture
+def act(django_capture_on_commit_callbacks):
+    """`act(fn, **kwargs)`: run a service as a test actor, then its on-commit pushes."""
+
+    def run(fn, **kwargs):
+        with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
+            result = fn(**kwargs)
+        if hasattr(result, "refresh_from_db"):
+            result.refresh_from_db()
+        return result
+
+    return run

@@ -10,7 +10,6 @@ from django.db.models import F
 
 from cards.models import Card
 from cards.services import card_set_state
-from core.audit import system_actor
 from tests.transactions.conftest import signed_headers
 from webhooks.models import Webhook
 from webhooks.worker import Worker, WorkerConfig
@@ -104,13 +103,10 @@ def test_card_updates_delivered_out_of_order_end_in_lithics_state(lithic_fake, i
     assert card.state == "OPEN"
 
 
-def test_a_local_change_not_yet_at_lithic_is_not_overwritten(
-    lithic_fake, issue, django_capture_on_commit_callbacks, deliver
-):
+def test_a_local_change_not_yet_at_lithic_is_not_overwritten(lithic_fake, issue, act, deliver):
     card = issue()
     lithic_fake.fail_next(3, status=503)
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="PAUSED")
+    act(card_set_state, card=card, state="PAUSED")
     card.refresh_from_db()
     assert card.lithic_sync_status == "PENDING"
 
@@ -197,15 +193,14 @@ def test_a_card_made_outside_this_back_office_is_ignored_with_the_reason(
 
 
 def test_card_created_before_our_create_recorded_the_token_is_retried(
-    lithic_fake, acme, product, django_capture_on_commit_callbacks, deliver, retry_now
+    lithic_fake, acme, product, act, deliver, retry_now
 ):
     from cards.services import _card_store_lithic_identity, card_issue
     from core.lithic_gateway import card_get
 
     # Our create has not reached Lithic yet (it will be retried by sync_lithic) ...
     lithic_fake.fail_next(3, status=503)
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card = card_issue(account=acme, product=product)
+    card = act(card_issue, account=acme, product=product)
     card.refresh_from_db()
     assert (card.lithic_card_token, card.lithic_sync_status) == (None, "PENDING")
     # ... when Lithic's card.created for it arrives.

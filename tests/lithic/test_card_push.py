@@ -8,7 +8,6 @@ import pytest
 
 from cards.models import Card
 from cards.services import card_set_limit, card_set_state, card_update
-from core.audit import system_actor
 
 
 def test_issue_creates_the_card_at_lithic_with_a_key_derived_from_our_token(lithic_fake, issue):
@@ -85,22 +84,17 @@ def test_a_create_that_timed_out_is_retried_later_and_still_makes_one_card(
     assert keys == {f"card-create-{card.token}"}
 
 
-def test_pause_unpause_limit_memo_and_close_call_cards_update(
-    lithic_fake, issue, django_capture_on_commit_callbacks
-):
+def test_pause_unpause_limit_memo_and_close_call_cards_update(lithic_fake, issue, act):
     card = issue()
     path = f"/v1/cards/{card.lithic_card_token}"
 
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="PAUSED")
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="OPEN")
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_limit(card=card, spend_limit=Decimal("120.55"), spend_limit_duration="TRANSACTION")
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_update(card=card, memo="Travel only")
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="CLOSED")
+    act(card_set_state, card=card, state="PAUSED")
+    act(card_set_state, card=card, state="OPEN")
+    act(
+        card_set_limit, card=card, spend_limit=Decimal("120.55"), spend_limit_duration="TRANSACTION"
+    )
+    act(card_update, card=card, memo="Travel only")
+    act(card_set_state, card=card, state="CLOSED")
 
     updates = [r.body for r in lithic_fake.calls("PATCH", path)]
     assert [u["state"] for u in updates] == ["PAUSED", "OPEN", "OPEN", "OPEN", "CLOSED"]
@@ -114,13 +108,12 @@ def test_pause_unpause_limit_memo_and_close_call_cards_update(
 
 
 def test_lithic_5xx_leaves_the_change_pending_until_the_worker_pushes_it(
-    lithic_fake, issue, django_capture_on_commit_callbacks, call_command_output
+    lithic_fake, issue, act, call_command_output
 ):
     card = issue()
     lithic_fake.fail_next(3, status=503)
 
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="PAUSED")
+    act(card_set_state, card=card, state="PAUSED")
 
     card.refresh_from_db()
     # Ours is paused (the authorization responder declines on it); Lithic has not heard yet.
@@ -143,13 +136,12 @@ def test_lithic_5xx_leaves_the_change_pending_until_the_worker_pushes_it(
 
 
 def test_lithic_4xx_marks_the_change_rejected_and_the_worker_leaves_it(
-    lithic_fake, issue, django_capture_on_commit_callbacks, call_command_output
+    lithic_fake, issue, act, call_command_output
 ):
     card = issue()
     lithic_fake.fail_next(1, status=422, message="spend_limit exceeds program limit")
 
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_limit(card=card, spend_limit=Decimal("99999.00"), spend_limit_duration="MONTHLY")
+    act(card_set_limit, card=card, spend_limit=Decimal("99999.00"), spend_limit_duration="MONTHLY")
 
     card.refresh_from_db()
     assert card.lithic_sync_status == "REJECTED"
@@ -194,7 +186,7 @@ def test_sub_cent_amounts_are_refused_at_the_boundary():
 
 
 def test_the_push_on_commit_does_not_wait_for_another_processs_push(
-    lithic_fake, issue, django_capture_on_commit_callbacks, call_command_output
+    lithic_fake, issue, act, call_command_output
 ):
     import threading
 
@@ -219,8 +211,7 @@ def test_the_push_on_commit_does_not_wait_for_another_processs_push(
     other.start()
     assert held.wait(10)
     try:
-        with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-            card_set_state(card=card, state="PAUSED")
+        act(card_set_state, card=card, state="PAUSED")
         card.refresh_from_db()
         assert card.lithic_sync_status == "PENDING"  # left for the worker, not waited for
         assert not lithic_fake.calls("PATCH", f"/v1/cards/{card.lithic_card_token}")

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from cards.services import card_set_state, card_update
-from core.audit import system_actor
 from spending.services import (
     spending_profile_create,
     spending_profile_delete,
     spending_profile_update,
 )
-
-
-@pytest.fixture
-def act(django_capture_on_commit_callbacks):
-    """`act(fn, **kwargs)`: run a service as a test actor, then its on-commit pushes."""
-
-    def run(fn, **kwargs):
-        with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-            result = fn(**kwargs)
-        if hasattr(result, "refresh_from_db"):
-            result.refresh_from_db()
-        return result
-
-    return run
 
 
 def tag_rule(profile) -> dict:

@@ -23,12 +23,6 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def operator_client(client, operator):
-    client.force_login(operator)
-    return client
-
-
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
@@ -85,13 +79,12 @@ def test_sync_lithic_refuses_to_run_without_an_api_key(db):
 
 
 def test_console_counts_what_is_out_of_step_and_filters_it(
-    lithic_fake, operator_client, issue, django_capture_on_commit_callbacks
+    lithic_fake, operator_client, issue, act
 ):
     in_step = issue()
     behind = issue()
     lithic_fake.fail_next(3, status=503)
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=behind, state="PAUSED")
+    act(card_set_state, card=behind, state="PAUSED")
 
     response = operator_client.get(CARDS)
     (banner,) = [m for m in messages_of(response) if "Out of step with Lithic" in m]
@@ -103,12 +96,11 @@ def test_console_counts_what_is_out_of_step_and_filters_it(
 
 
 def test_push_now_from_the_console_brings_the_card_in_step(
-    lithic_fake, operator_client, issue, django_capture_on_commit_callbacks
+    lithic_fake, operator_client, issue, act
 ):
     card = issue()
     lithic_fake.fail_next(3, status=503)
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="PAUSED")
+    act(card_set_state, card=card, state="PAUSED")
 
     response = operator_client.post(
         CARDS, {"action": "push_to_lithic", "_selected_action": [card.pk]}, follow=True
@@ -120,9 +112,7 @@ def test_push_now_from_the_console_brings_the_card_in_step(
     assert lithic_fake.cards[str(card.lithic_card_token)]["state"] == "PAUSED"
 
 
-def test_push_now_reports_what_lithic_refused(
-    lithic_fake, operator_client, issue, travel_profile, django_capture_on_commit_callbacks
-):
+def test_push_now_reports_what_lithic_refused(lithic_fake, operator_client, issue, travel_profile):
     issue(profile=travel_profile)
     profile = SpendingProfile.objects.get(pk=travel_profile.pk)
     lithic_fake.fail_next(1, status=400, message="conditions are invalid")
@@ -166,11 +156,10 @@ def test_console_limit_change_goes_through_the_service_and_reaches_lithic(
     assert card.history.latest().history_user.email == "ops@cardops.test"
 
 
-def test_sync_lithic_prints_what_it_did(lithic_fake, issue, django_capture_on_commit_callbacks):
+def test_sync_lithic_prints_what_it_did(lithic_fake, issue, act):
     card = issue()
     lithic_fake.fail_next(3, status=503)
-    with system_actor("test"), django_capture_on_commit_callbacks(execute=True):
-        card_set_state(card=card, state="PAUSED")
+    act(card_set_state, card=card, state="PAUSED")
 
     out = io.StringIO()
     call_command("sync_lithic", "--once", "--retry-now", stdout=out)

@@ -17,8 +17,6 @@ from decimal import Decimal
 import pytest
 import requests
 from django.db import connection, transaction
-from django.test import override_settings
-from pytest_django.live_server_helper import LiveServer
 
 from accounts.services import account_create
 from tests.transactions.conftest import asa_body, signed_headers
@@ -35,15 +33,6 @@ def _generous_budget(settings):
     # These tests prove the locking, not the time budget: on a loaded CI machine a queue of
     # 32 requests on one account may take longer than production's 300 ms.
     settings.ASA_STATEMENT_TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    """A threaded server speaking plain HTTP (the middleware reads the redirect at start-up)."""
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        server = LiveServer("localhost")
-    yield server
-    server.stop()
 
 
 def post_all(url: str, bodies: list[bytes]) -> list[str]:

@@ -28,12 +28,6 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def operator_client(client, operator):
-    client.force_login(operator)
-    return client
-
-
 def make_event(status: str, **values) -> Webhook:
     defaults = {
         "webhook_id": f"msg_{status.lower()}_{Webhook.objects.count()}",

@@ -9,9 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import SecurityEvent, SecurityEventKind
 from tests.webhooks import handlers
@@ -253,15 +251,6 @@ def test_only_post_is_allowed(client):
 
 
 # --- Over real HTTP, concurrently ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    """A threaded server speaking plain HTTP (the middleware reads the redirect at start-up)."""
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        server = LiveServer("localhost")
-    yield server
-    server.stop()
 
 
 @pytest.mark.django_db(transaction=True)
