@@ -5,7 +5,7 @@ In one run, on one database and machine:
   latency counts from then, so a slow server cannot hide its queue), and closed-loop throughput
   at a fixed concurrency;
 - ours with 10,000 and with N (default 1,000,000) stored transactions, at the same offered load;
-- the floor: pgbench running the decision's own SQL statements (transactions.asa and
+- the floor: pgbench running the decision's own SQL statements (transactions.authorization and
   transactions.ledger, the approval path) at the same concurrency and offered load;
 - a naive responder (bench/naive_asa.py) that sums the month's transactions per request.
 At the end `check_ledger` must pass: balances, holds and counters agree after all that load.
@@ -226,7 +226,7 @@ def signed_post(
     port: int, path: str, body: bytes, *, secret: str = SECRET, msg_id: str | None = None
 ) -> bytes:
     """A whole HTTP request as Lithic sends it: Standard Webhooks headers signed with `secret`."""
-    from transactions import signatures
+    from lithic_integration import signatures
 
     msg_id, timestamp = msg_id or f"msg_{uuid.uuid4().hex}", int(time.time())
     signature = signatures.sign(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body)
@@ -364,7 +364,8 @@ def pgbench_script(ntargets: int) -> str:
     """The approval path's statements, verbatim from the engine, with pgbench variables."""
     import datetime
 
-    from transactions import asa, ledger
+    from transactions import authorization as asa
+    from transactions import ledger
 
     month, year, life = ledger.period_keys(datetime.datetime.now(tz=datetime.UTC))
     rows = ", ".join(

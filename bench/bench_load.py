@@ -88,7 +88,7 @@ def write_csv(path: Path, rows: int) -> None:
     """The rows seed_demo would load, from the same generator and seed, as a CSV file."""
     from django.utils import timezone
 
-    from transactions import demo
+    from lithic_integration import demo
 
     cards = demo.card_spends()
     generated = demo.transaction_rows(
@@ -102,7 +102,7 @@ def write_csv(path: Path, rows: int) -> None:
 
 def copy_csv(conn: psycopg.Connection, path: Path) -> float:
     """Seconds for COPY ... FROM STDIN WITH (FORMAT csv) of the file, commit included."""
-    from transactions import demo
+    from lithic_integration import demo
 
     statement = _table_sql(
         "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", demo.TRANSACTION_COLUMNS

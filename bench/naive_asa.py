@@ -22,8 +22,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cards.models import Card
 from core import views as core_views
+from lithic_integration import signatures
+from lithic_integration.asa import parse_request
 from spending.models import ProfileCategory
-from transactions import asa, signatures
+from transactions import authorization as asa
 from transactions.models import Transaction, TransactionEvent
 
 
@@ -34,7 +36,7 @@ def naive_authorize(request):
         signatures.verify(secret=settings.LITHIC_ASA_SECRET, headers=request.headers, body=body)
     except signatures.SignatureError:
         return JsonResponse({"error": "bad signature"}, status=401)
-    req = asa.parse_request(body)
+    req = parse_request(body)
     now = timezone.now()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     with transaction.atomic():

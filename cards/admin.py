@@ -10,10 +10,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
 
 from cards.models import Card, CardProduct, CardState
-from cards.services import card_push_now, card_set_limit, card_set_state, card_update
+from cards.services import card_set_limit, card_set_state, card_update
 from core.admin import RECORD_FIELDSET, BusinessModelAdmin, DeletedFilter, highlight_deleted
 from core.errors import DomainError
-from spending.admin import LITHIC_SYNC_FIELDSET, LITHIC_SYNC_READONLY, LithicSyncAdminMixin
+from spending.admin import LITHIC_SYNC_FIELDSET, LITHIC_SYNC_READONLY, LithicSyncColumnMixin
 
 _LIMIT_FIELDS = frozenset({"spend_limit", "spend_limit_duration"})
 _SERVICE_FIELDS = frozenset({"memo", "profile"})
@@ -53,7 +53,7 @@ class CardProductAdmin(BusinessModelAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(LithicSyncAdminMixin, BusinessModelAdmin):
+class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
     list_display = (
         highlight_deleted,
         "account",
@@ -89,10 +89,7 @@ class CardAdmin(LithicSyncAdminMixin, BusinessModelAdmin):
         LITHIC_SYNC_FIELDSET,
         RECORD_FIELDSET,
     )
-    actions = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards", "push_to_lithic")
-
-    def push_now(self, obj) -> str:
-        return card_push_now(card=obj)
+    actions = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards")
 
     def has_add_permission(self, request):
         # Cards are issued through cards.services.card_issue (the API), which applies the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.roles import OWN_ONLY
-from cards.models import Card, CardProduct
+from cards.models import Card, CardProduct, CardState
 
 
 def card_product_list(*, actor) -> QuerySet[CardProduct]:
@@ -19,3 +19,14 @@ def card_list(*, actor) -> QuerySet[Card]:
     if actor.role in OWN_ONLY:
         cards = cards.filter(cardholder=actor)
     return cards
+
+
+def card_awaiting_lithic_exists() -> bool:
+    """Whether any card here is on its way to Lithic without a Lithic token yet (a create in
+    flight or waiting for a retry): an unknown Lithic card may still turn out to be one of them.
+    """
+    return (
+        Card.objects.filter(lithic_card_token__isnull=True, lithic_sync_status="PENDING")
+        .exclude(state=CardState.CLOSED)
+        .exists()
+    )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cards.errors import InvalidStateTransition, UnknownLithicCard
 from cards.models import Card, CardProduct, CardState
-from core import lithic_gateway
-from core.errors import DomainError, InvalidStateTransition
-from spending.lithic_sync import sync_mark_pending, sync_push
+from cards.signals import card_changed
 from spending.models import LITHIC_SYNC_FIELDS
 
 # Marks an argument the caller did not pass, so that None can mean "clear this field".
@@ -201,113 +201,62 @@ def card_update(
     return card
 
 
-# --- Lithic: outbound push and inbound apply ---------------------------------------------------
+# --- The processor's side: what Lithic says about our cards ----------------------------------
 
 # The states we may ask Lithic for; the PENDING_* states are Lithic's own (fulfilment).
 PUSHABLE_STATES = frozenset({CardState.OPEN, CardState.PAUSED, CardState.CLOSED})
 
 
-class UnknownLithicCard(DomainError):
-    """No card here has this Lithic token (yet: our create may not have been recorded)."""
-
-    code = "unknown_card"
-
-
 def _card_changed(card: Card) -> None:
-    sync_mark_pending(model=Card, pk=card.pk, push=card_push)
+    # The Lithic integration records the pending push in this transaction (cards.signals).
+    card_changed.send(sender=Card, pk=card.pk)
     # The caller gets the row as committed, sync status included.
     card.refresh_from_db(fields=LITHIC_SYNC_FIELDS)
 
 
-def card_push(card: Card) -> None:
-    """Make Lithic's card match ours (called by spending.lithic_sync, outside any transaction).
-
-    A card without a Lithic token is created with an Idempotency-Key derived from our token, so
-    however often this runs (SDK retries, the worker, an operator) Lithic makes one card.
-    Otherwise the state, limit, memo and profile tag are set as absolute values.
-    """
-    state = card.state if card.state in PUSHABLE_STATES else None
-    profile_token = str(card.profile.token) if card.profile_id is not None else None
-    if card.lithic_card_token is None:
-        if card.state == CardState.CLOSED:
-            return  # closed before Lithic ever made it: nothing to create, nothing to close
-        created = lithic_gateway.card_create(
-            idempotency_key=f"card-create-{card.token}",
-            type=card.type,
-            spend_limit=card.spend_limit,
-            spend_limit_duration=card.spend_limit_duration,
-            memo=card.memo,
-            state=state,
-            account_token=str(card.account.lithic_account_token or "") or None,
-            product_id=(card.product.lithic_product_id or None) if card.product else None,
-            profile_token=profile_token,
-        )
-        _card_store_lithic_identity(card_pk=card.pk, lithic=created)
-        # A repeated key answers with the card as first created; a change made since then
-        # (a pause before the card reached Lithic) still has to be applied.
-        wanted = (card.spend_limit, card.spend_limit_duration, card.memo, profile_token or "")
-        got = (created.spend_limit, created.spend_limit_duration, created.memo, created.profile_tag)
-        state_differs = (
-            state is not None and created.state in PUSHABLE_STATES and (created.state != state)
-        )
-        if wanted != got or state_differs:
-            lithic_gateway.card_update(
-                card_token=created.token,
-                spend_limit=card.spend_limit,
-                spend_limit_duration=card.spend_limit_duration,
-                memo=card.memo,
-                profile_token=profile_token,
-                state=state if state_differs else None,
-            )
-        return
-    lithic_gateway.card_update(
-        card_token=str(card.lithic_card_token),
-        spend_limit=card.spend_limit,
-        spend_limit_duration=card.spend_limit_duration,
-        memo=card.memo,
-        profile_token=profile_token,
-        state=state,
-    )
-
-
 @transaction.atomic
-def _card_store_lithic_identity(*, card_pk: int, lithic: lithic_gateway.LithicCard) -> None:
+def card_record_lithic_identity(
+    *, card_pk: int, lithic_card_token: str, last_four: str, state: str
+) -> Card:
+    """Record what Lithic made of our card on creation: its token, last four and first state."""
     card = Card.all_objects.select_for_update().get(pk=card_pk)
     changed = []
     if card.lithic_card_token is None:
-        card.lithic_card_token = lithic.token
+        card.lithic_card_token = lithic_card_token
         changed.append("lithic_card_token")
-    if lithic.last_four and card.last_four != lithic.last_four:
-        card.last_four = lithic.last_four
+    if last_four and card.last_four != last_four:
+        card.last_four = last_four
         changed.append("last_four")
-    if lithic.state not in PUSHABLE_STATES and card.state == CardState.OPEN:
+    if state not in PUSHABLE_STATES and card.state == CardState.OPEN:
         # A physical card starts in fulfilment at Lithic.
-        card.state = lithic.state
+        card.state = state
         changed.append("state")
     if changed:
         card.full_clean()
         card.save(update_fields=changed)
+    return card
 
 
-def card_awaiting_lithic_exists() -> bool:
-    """Whether any card here is on its way to Lithic without a Lithic token yet (a create in
-    flight or waiting for a retry): an unknown Lithic card may still turn out to be one of them.
-    """
-    return (
-        Card.objects.filter(lithic_card_token__isnull=True, lithic_sync_status="PENDING")
-        .exclude(state=CardState.CLOSED)
-        .exists()
-    )
+@dataclass(frozen=True)
+class ProcessorCard:
+    """The fields of a card as the card processor (Lithic) holds them, in our units."""
+
+    state: str
+    type: str
+    last_four: str
+    spend_limit: Decimal
+    spend_limit_duration: str
+    memo: str
 
 
 @transaction.atomic(durable=True)
 def card_adopt_replacement(
-    *, replaced_token: str, card_token: str, lithic: lithic_gateway.LithicCard | None = None
+    *, replaced_token: str, card_token: str, processor: ProcessorCard | None = None
 ) -> Card:
     """Lithic made a card to replace one of ours (`card.created` with `replacement_for`):
     record it for the same account, cardholder, product, profile, limit and memo.
 
-    Its type, state and last four are Lithic's when known (`lithic`); otherwise the replaced
+    Its type, state and last four are Lithic's when known (`processor`); otherwise the replaced
     card's type, in Lithic's first state for that type. Adopting the same card twice returns it.
     """
     existing = Card.all_objects.filter(lithic_card_token=card_token).first()
@@ -316,9 +265,9 @@ def card_adopt_replacement(
     replaced = Card.all_objects.filter(lithic_card_token=replaced_token).first()
     if replaced is None:
         raise UnknownLithicCard(f"No card here has the Lithic token {replaced_token}.")
-    card_type = lithic.type if lithic else replaced.type
-    if lithic is not None:
-        state = lithic.state
+    card_type = processor.type if processor else replaced.type
+    if processor is not None:
+        state = processor.state
     else:
         state = CardState.PENDING_FULFILLMENT if card_type == "PHYSICAL" else CardState.OPEN
     card = Card(
@@ -331,7 +280,7 @@ def card_adopt_replacement(
         spend_limit_duration=replaced.spend_limit_duration,
         type=card_type,
         state=state,
-        last_four=lithic.last_four if lithic else "",
+        last_four=processor.last_four if processor else "",
         lithic_card_token=card_token,
     )
     card.full_clean()
@@ -342,22 +291,16 @@ def card_adopt_replacement(
     return card
 
 
-def card_push_now(*, card: Card, force: bool = True) -> str:
-    """Push the card to Lithic now (the console's action); returns the sync status."""
-    return sync_push(model=Card, pk=card.pk, push=card_push, force=force)
-
-
-# Fields Lithic owns: always taken from Lithic. The others we push, so while a local change
-# is not yet confirmed (PENDING, REJECTED) Lithic's older value does not overwrite ours.
-_LITHIC_OWNED = ("last_four", "type")
+# Fields we push to Lithic: while a local change is not yet confirmed (PENDING, REJECTED),
+# Lithic's older value does not overwrite ours. The others (last four, type) are Lithic's.
 _PUSHED = ("state", "spend_limit", "spend_limit_duration", "memo")
 
 
 @transaction.atomic(durable=True)
 def card_apply_lithic(
-    *, card_token: str, lithic: lithic_gateway.LithicCard | None = None, state: str | None = None
+    *, card_token: str, processor: ProcessorCard | None = None, state: str | None = None
 ) -> Card:
-    """Bring our card in step with Lithic's (its whole card object, or only a reported state).
+    """Bring our card in step with Lithic's (its whole card, or only a reported state).
 
     Rules: Lithic's CLOSED always wins (it is final there). A card whose local change Lithic
     has not confirmed yet keeps our state, limit and memo (the push will carry them); a locally
@@ -366,15 +309,15 @@ def card_apply_lithic(
     card = Card.all_objects.select_for_update().filter(lithic_card_token=card_token).first()
     if card is None:
         raise UnknownLithicCard(f"No card here has the Lithic token {card_token}.")
-    incoming: dict = {}
-    if lithic is not None:
+    incoming: dict[str, Any] = {}
+    if processor is not None:
         incoming = {
-            "last_four": lithic.last_four,
-            "type": lithic.type,
-            "state": lithic.state,
-            "spend_limit": lithic.spend_limit,
-            "spend_limit_duration": lithic.spend_limit_duration,
-            "memo": lithic.memo,
+            "last_four": processor.last_four,
+            "type": processor.type,
+            "state": processor.state,
+            "spend_limit": processor.spend_limit,
+            "spend_limit_duration": processor.spend_limit_duration,
+            "memo": processor.memo,
         }
     elif state is not None:
         incoming = {"state": state}

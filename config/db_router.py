@@ -6,34 +6,22 @@ must read its own writes or decide on money (authorizations) wraps itself in `us
 
 from __future__ import annotations
 
-import contextvars
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connections
 
+from core.db import pinned_to_primary, use_primary
+
+__all__ = ["PRIMARY", "PrimaryReplicaRouter", "use_primary"]
+
 PRIMARY = "default"
-_pinned_to_primary: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "pinned_to_primary", default=False
-)
-
-
-@contextmanager
-def use_primary() -> Iterator[None]:
-    """Send every read in this block to the primary."""
-    token = _pinned_to_primary.set(True)
-    try:
-        yield
-    finally:
-        _pinned_to_primary.reset(token)
 
 
 class PrimaryReplicaRouter:
     def db_for_read(self, model, **hints):
         replicas = settings.DATABASE_REPLICA_ALIASES
-        if not replicas or _pinned_to_primary.get():
+        if not replicas or pinned_to_primary():
             return PRIMARY
         if connections[PRIMARY].in_atomic_block:
             return PRIMARY

@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "cards",
     "transactions",
     "webhooks",
+    # Above the domain apps: it extends the cards and spending admin, so it comes after them.
+    "lithic_integration",
 ]
 
 MIDDLEWARE = [
@@ -227,7 +229,7 @@ LITHIC_WEBHOOK_SECRET = env.str("LITHIC_WEBHOOK_SECRET", default="")
 LITHIC_ASA_SECRET = env.str("LITHIC_ASA_SECRET", default="")
 if LITHIC_ENVIRONMENT not in {"sandbox", "production"}:
     raise ImproperlyConfigured("LITHIC_ENVIRONMENT must be 'sandbox' or 'production'.")
-# Outbound calls (core.lithic_gateway): per-request timeout and the SDK's own retries.
+# Outbound calls (lithic_integration.gateway): per-request timeout and the SDK's own retries.
 LITHIC_TIMEOUT_SECONDS = env.float("LITHIC_TIMEOUT_SECONDS", default=10.0)
 LITHIC_MAX_RETRIES = env.int("LITHIC_MAX_RETRIES", default=2)
 # The push a request or the console makes right after its change commits: someone waits for
@@ -255,9 +257,9 @@ ASA_MALFORMED_RESULT = env.str("ASA_MALFORMED_RESULT", default="SUSPECTED_FRAUD"
 # Further secrets accepted beside LITHIC_WEBHOOK_SECRET while Lithic's secret is rotated.
 LITHIC_WEBHOOK_SECRETS = env.list("LITHIC_WEBHOOK_SECRETS", default=[])
 # Lithic event type -> dotted path of its handler, `handler(payload: dict) -> int | None`.
-_CARD_EVENT_HANDLER = "cards.lithic_events.handle_card_event"
+_CARD_EVENT_HANDLER = "lithic_integration.cards.handle_card_event"
 WEBHOOK_HANDLERS = {
-    "card_transaction.updated": "transactions.lithic_events.handle_card_transaction_updated",
+    "card_transaction.updated": "lithic_integration.transactions.handle_card_transaction_updated",
     "card.created": _CARD_EVENT_HANDLER,
     "card.updated": _CARD_EVENT_HANDLER,
     "card.shipped": _CARD_EVENT_HANDLER,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
-from core import lithic_gateway
 from core.admin import (
     RECORD_FIELDSET,
     BusinessInlineMixin,
@@ -15,9 +14,7 @@ from core.admin import (
     ReadOnlyAdminMixin,
     highlight_deleted,
 )
-from spending.lithic_sync import sync_counts
 from spending.models import LithicSyncStatus, ProfileCategory, SpendingCategory, SpendingProfile
-from spending.services import spending_profile_push_now
 
 LITHIC_SYNC_FIELDSET = (
     "Lithic sync",
@@ -42,14 +39,8 @@ LITHIC_SYNC_READONLY = (
 )
 
 
-class LithicSyncAdminMixin:
-    """What is out of step with Lithic: a column, a filter, a banner with counts, an action.
-
-    `push_now(obj)` (set by the admin class) pushes one row and returns its new sync status.
-    """
-
-    def push_now(self, obj) -> str:
-        raise NotImplementedError
+class LithicSyncColumnMixin:
+    """The sync status as a list column (the Lithic integration adds its banner and actions)."""
 
     @admin.display(description="Lithic", ordering="lithic_sync_status")
     def lithic_sync(self, obj):
@@ -63,56 +54,6 @@ class LithicSyncAdminMixin:
         if obj.lithic_sync_error:
             return format_html('<span title="{}">{}</span>', obj.lithic_sync_error, label)
         return label
-
-    def changelist_view(self, request, extra_context=None):
-        if request.method == "GET":
-            self._announce_sync_state(request)
-        return super().changelist_view(request, extra_context=extra_context)
-
-    def _announce_sync_state(self, request) -> None:
-        counts = sync_counts(model=self.model)
-        plural = self.model._meta.verbose_name_plural
-        if not lithic_gateway.outbound_enabled():
-            self.message_user(
-                request,
-                "Outbound sync to Lithic is off (LITHIC_API_KEY is not set): changes to "
-                f"{plural} stay in this database and nothing is sent to Lithic.",
-                messages.WARNING,
-            )
-            return
-        pending = counts[LithicSyncStatus.PENDING]
-        rejected = counts[LithicSyncStatus.REJECTED]
-        local_only = counts[LithicSyncStatus.LOCAL_ONLY]
-        if pending or rejected or local_only:
-            self.message_user(
-                request,
-                f"Out of step with Lithic: {pending} pending, {rejected} rejected by Lithic, "
-                f"{local_only} local only ({plural}). Filter by 'Lithic sync' to see them.",
-                messages.ERROR if rejected else messages.WARNING,
-            )
-
-    @admin.action(permissions=["change"], description="Push to Lithic now")
-    def push_to_lithic(self, request, queryset):
-        if not lithic_gateway.outbound_enabled():
-            self.message_user(
-                request,
-                "Outbound sync to Lithic is off (LITHIC_API_KEY is not set): nothing was sent.",
-                messages.ERROR,
-            )
-            return
-        outcomes: dict[str, int] = {}
-        for obj in queryset:
-            status = self.push_now(obj)
-            outcomes[status] = outcomes.get(status, 0) + 1
-        synced = outcomes.pop(LithicSyncStatus.SYNCED, 0)
-        if synced:
-            self.message_user(request, f"{synced} now in step with Lithic.", messages.SUCCESS)
-        for status, n in outcomes.items():
-            self.message_user(
-                request,
-                f"{n} still {status.lower()}: see 'last Lithic error' on each.",
-                messages.ERROR,
-            )
 
 
 @admin.register(SpendingCategory)
@@ -153,7 +94,7 @@ class ProfileCategoryInline(BusinessInlineMixin, admin.TabularInline):
 
 
 @admin.register(SpendingProfile)
-class SpendingProfileAdmin(LithicSyncAdminMixin, BusinessModelAdmin):
+class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
     list_display = (
         highlight_deleted,
         "account",
@@ -182,10 +123,6 @@ class SpendingProfileAdmin(LithicSyncAdminMixin, BusinessModelAdmin):
         RECORD_FIELDSET,
     )
     inlines = (ProfileCategoryInline,)
-    actions = (*BusinessModelAdmin.actions, "push_to_lithic")
-
-    def push_now(self, obj) -> str:
-        return spending_profile_push_now(profile=obj)
 
 
 @admin.register(ProfileCategory)

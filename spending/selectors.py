@@ -16,3 +16,11 @@ def spending_profile_list(*, actor) -> QuerySet[SpendingProfile]:
     return SpendingProfile.objects.filter(account_id=actor.account_id).prefetch_related(
         Prefetch("category_rules", queryset=rules)
     )
+
+
+def spending_profile_codes(*, profile: SpendingProfile) -> tuple[list[str], list[str]]:
+    """The profile's live allowed and blocked merchant category codes."""
+    rows = ProfileCategory.objects.filter(profile_id=profile.pk).select_related("category")
+    allowed = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.ALLOWED]
+    blocked = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.BLOCKED]
+    return allowed, blocked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -10,11 +11,10 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from core import lithic_gateway
 from core.soft_delete import soft_delete
 from spending.errors import ProfileInUse
-from spending.lithic_sync import sync_mark_pending, sync_push
 from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+from spending.signals import spending_profile_changed
 
 # Marks an argument the caller did not pass, so that None can mean "clear this field".
 UNSET: Any = object()
@@ -267,72 +267,31 @@ def mcc_catalogue_load() -> dict[str, int]:
     }
 
 
-# --- Lithic: a profile compiles to one Auth Rule v2 on the cards that use it -------------------
+# --- What the Lithic integration hears ---------------------------------------------------------
 
 
 def spending_profile_mark_changed(*, profile: SpendingProfile) -> None:
-    """Record that the profile's Lithic rule (its codes or its cards) must be pushed again."""
-    sync_mark_pending(model=SpendingProfile, pk=profile.pk, push=spending_profile_push)
-
-
-def spending_profile_rule_parameters(*, profile: SpendingProfile) -> dict | None:
-    """The Auth Rule parameters for the profile's live category rules; None when it has none."""
-    rows = ProfileCategory.objects.filter(profile_id=profile.pk).select_related("category")
-    allowed = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.ALLOWED]
-    blocked = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.BLOCKED]
-    return lithic_gateway.mcc_decline_parameters(allowed=allowed, blocked=blocked)
-
-
-def spending_profile_push(profile: SpendingProfile) -> None:
-    """Make the profile's Lithic rule match it (called by spending.lithic_sync, outside any
-    transaction).
-
-    The rule applies to every card tagged with the profile's token (cards carry the tag in
-    their own push), so it never lists cards and cards join or leave it without touching it.
-    A rule exists at Lithic only while the profile has codes to decline; a deleted profile, or
-    one without codes, has its rule deactivated. The rule is created in draft and promoted;
-    later changes draft new parameters on the same rule and promote them.
-    """
-    parameters = spending_profile_rule_parameters(profile=profile)
-    if profile.deleted is not None or parameters is None:
-        if profile.lithic_auth_rule_token is not None:
-            lithic_gateway.auth_rule_deactivate(rule_token=str(profile.lithic_auth_rule_token))
-        return
-    rule_token = profile.lithic_auth_rule_token
-    if rule_token is None:
-        rule_token = lithic_gateway.auth_rule_create(
-            idempotency_key=f"auth-rule-create-{profile.token}",
-            name=f"Spending profile {profile.token}",
-            profile_token=str(profile.token),
-            parameters=parameters,
-        )
-        _store_auth_rule_token(profile_pk=profile.pk, rule_token=rule_token)
-    else:
-        lithic_gateway.auth_rule_draft(rule_token=str(rule_token), parameters=parameters)
-    lithic_gateway.auth_rule_promote(rule_token=str(rule_token))
+    """Announce, in the caller's transaction, that the profile's rule at the card processor
+    (its codes, or its existence) must follow (`spending.signals`)."""
+    spending_profile_changed.send(sender=SpendingProfile, pk=profile.pk)
 
 
 @transaction.atomic
-def _store_auth_rule_token(*, profile_pk: int, rule_token: str) -> None:
-    # Stored (with history) as soon as Lithic has made the rule, before promoting it: a push
-    # that fails after this point continues on the same rule instead of creating another.
+def spending_profile_store_rule_token(*, profile_pk: int, rule_token: str) -> SpendingProfile:
+    """Record the token of the profile's rule at Lithic once Lithic has made it (with history)."""
     profile = SpendingProfile.all_objects.select_for_update().get(pk=profile_pk)
     if profile.lithic_auth_rule_token is None:
-        profile.lithic_auth_rule_token = rule_token
+        profile.lithic_auth_rule_token = uuid.UUID(str(rule_token))
         profile.save(update_fields=["lithic_auth_rule_token"])
-
-
-def spending_profile_push_now(*, profile: SpendingProfile, force: bool = True) -> str:
-    """Push the profile's rule to Lithic now (the console's action); returns the sync status."""
-    return sync_push(model=SpendingProfile, pk=profile.pk, push=spending_profile_push, force=force)
+    return profile
 
 
 def profile_category_saved(sender, instance: ProfileCategory, raw: bool = False, **kwargs) -> None:
-    """post_save of a category rule: its profile's Lithic rule must follow.
+    """post_save of a category rule: its profile's rule at Lithic must follow.
 
     A receiver rather than a call in each service, because rules also change through the
     console's inline forms, soft delete and undelete, which all end in `save()`.
     """
     if raw or instance.profile_id is None:
         return
-    sync_mark_pending(model=SpendingProfile, pk=instance.profile_id, push=spending_profile_push)
+    spending_profile_changed.send(sender=SpendingProfile, pk=instance.profile_id)

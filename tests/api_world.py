@@ -12,9 +12,9 @@ from accounts.services import account_setting_set, address_add, user_create
 from cards.models import Card, CardProduct
 from cards.services import card_issue, card_product_create
 from core.audit import system_actor
+from lithic_integration.demo import transactions_add
 from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
 from spending.services import profile_category_set, spending_profile_create
-from transactions.demo import transactions_add
 from transactions.models import Transaction
 
 PASSWORD = "correct-horse-battery-staple-9"

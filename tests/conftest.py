@@ -135,7 +135,7 @@ def lithic_fake(settings, monkeypatch):
 
     Small timeouts and retries keep the failure tests quick; the SDK itself is the real one.
     """
-    from core import lithic_gateway
+    from lithic_integration import gateway as lithic_gateway
     from tests.lithic_fake import API_KEY, LithicFake
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")

@@ -3,7 +3,7 @@
 Each service is one durable transaction that locks the account, then the transaction (the house
 order), refuses what the transaction's current state does not allow, and records one Lithic event
 through the same convergence step the `card_transaction.updated` webhook uses
-(`transactions.lithic_events.converge`): the hold, the spend counters and the ledger move exactly
+(`transactions.events.converge`): the hold, the spend counters and the ledger move exactly
 once per event token, and the same event token again changes nothing.
 """
 
@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from transactions.lithic_events import apply_one
+from transactions.events import apply_one
 from transactions.models import EventType, Transaction, TransactionStatus
 
 

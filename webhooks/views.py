@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import SecurityEventKind
 from accounts.security import security_event_record_refusal
-from transactions import signatures
+from lithic_integration import signatures
 from webhooks.services import WEBHOOK_ID_MAX_LENGTH, delivery_parse, webhook_receive
 
 logger = logging.getLogger("webhooks.inbox")
@@ -24,19 +24,9 @@ logger = logging.getLogger("webhooks.inbox")
 
 def webhook_secrets() -> list[str]:
     """The secrets a delivery may be signed with: the current one, then any being rotated."""
-    secrets = [settings.LITHIC_WEBHOOK_SECRET, *settings.LITHIC_WEBHOOK_SECRETS]
-    return list(dict.fromkeys(secret for secret in secrets if secret))
-
-
-def verify_any(*, secrets: list[str], headers, body: bytes) -> str:
-    """The webhook-id of a request signed with any of `secrets`, or SignatureError."""
-    first_error = None
-    for secret in secrets or [""]:  # no secret at all: verify() refuses with its reason
-        try:
-            return signatures.verify(secret=secret, headers=headers, body=body)
-        except signatures.SignatureError as exc:
-            first_error = first_error or exc
-    raise first_error
+    return signatures.configured_secrets(
+        settings.LITHIC_WEBHOOK_SECRET, settings.LITHIC_WEBHOOK_SECRETS
+    )
 
 
 @csrf_exempt
@@ -56,7 +46,9 @@ def lithic_webhook(request: HttpRequest) -> HttpResponse:
         )
     body = request.body
     try:
-        webhook_id = verify_any(secrets=webhook_secrets(), headers=request.headers, body=body)
+        webhook_id = signatures.verify_any(
+            secrets=webhook_secrets(), headers=request.headers, body=body
+        )
     except signatures.SignatureError as exc:
         logger.warning("Lithic webhook refused: %s", exc)
         security_event_record_refusal(

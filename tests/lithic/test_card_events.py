@@ -195,8 +195,8 @@ def test_a_card_made_outside_this_back_office_is_ignored_with_the_reason(
 def test_card_created_before_our_create_recorded_the_token_is_retried(
     lithic_fake, acme, product, act, deliver, retry_now
 ):
-    from cards.services import _card_store_lithic_identity, card_issue
-    from core.lithic_gateway import card_get
+    from cards.services import card_issue, card_record_lithic_identity
+    from lithic_integration.gateway import card_get
 
     # Our create has not reached Lithic yet (it will be retried by sync_lithic) ...
     lithic_fake.fail_next(3, status=503)
@@ -211,7 +211,13 @@ def test_card_created_before_our_create_recorded_the_token_is_retried(
     assert webhook.last_error.startswith("UnknownLithicCard")
 
     # Our create's answer is recorded (as the push records it), and the retry applies.
-    _card_store_lithic_identity(card_pk=card.pk, lithic=card_get(card_token=made["token"]))
+    lithic_card = card_get(card_token=made["token"])
+    card_record_lithic_identity(
+        card_pk=card.pk,
+        lithic_card_token=lithic_card.token,
+        last_four=lithic_card.last_four,
+        state=lithic_card.state,
+    )
     assert retry_now(webhook).status == "PROCESSED"
 
 

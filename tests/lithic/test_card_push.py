@@ -152,8 +152,8 @@ def test_lithic_4xx_marks_the_change_rejected_and_the_worker_leaves_it(
 
 
 def test_a_push_does_not_mark_a_newer_change_as_confirmed(lithic_fake, issue):
-    from cards.services import card_push
-    from spending.lithic_sync import sync_mark_pending, sync_push
+    from lithic_integration.cards import card_push
+    from lithic_integration.outbox import sync_mark_pending, sync_push
 
     card = issue()
     sync_mark_pending(model=Card, pk=card.pk, push=card_push)
@@ -173,7 +173,8 @@ def test_a_push_does_not_mark_a_newer_change_as_confirmed(lithic_fake, issue):
 
 
 def test_sub_cent_amounts_are_refused_at_the_boundary():
-    from core.lithic_gateway import SubCentAmount, from_cents, to_cents
+    from lithic_integration.errors import SubCentAmount
+    from lithic_integration.money import from_cents, to_cents
 
     assert to_cents(Decimal("120.55")) == 12055
     assert to_cents(Decimal("0")) == 0
@@ -192,7 +193,7 @@ def test_the_push_on_commit_does_not_wait_for_another_processs_push(
 
     from django.db import connection
 
-    from spending.lithic_sync import push_lock_key
+    from lithic_integration.outbox import push_lock_key
 
     card = issue()
     held, release = threading.Event(), threading.Event()

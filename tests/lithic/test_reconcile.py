@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cards.models import Card
-from core import lithic_gateway
-from transactions.lithic_events import transaction_apply_lithic
+from lithic_integration import gateway as lithic_gateway
+from lithic_integration.transactions import transaction_apply_lithic
 from transactions.models import LedgerEntry, Transaction
 
 D = Decimal
@@ -172,7 +172,7 @@ def test_a_bad_since_is_refused(db, lithic_fake):
 def test_a_card_outside_its_profiles_rule_is_found_and_left_to_a_push(
     lithic_fake, issue, travel_profile
 ):
-    from cards.services import card_push_now
+    from lithic_integration.cards import card_push_now
 
     card = issue(profile=travel_profile)
     lithic_fake.cards[str(card.lithic_card_token)]["tags"].clear()  # changed at Lithic

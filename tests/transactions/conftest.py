@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 
 from cards.services import card_issue
+from lithic_integration import signatures
 from spending.models import SpendingCategory
-from transactions import signatures
 from transactions.models import AccountFunds, SpendCounter
 
 ASA_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTAxMjM0NTY3ODk="

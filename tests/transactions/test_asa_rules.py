@@ -17,7 +17,7 @@ from cards.models import CardState
 from spending.models import ProfileCategory
 from spending.services import profile_category_set, spending_profile_create
 from tests.transactions.conftest import ASA_URL, asa_body, signed_headers
-from transactions import asa as asa_engine
+from transactions import authorization as asa_engine
 from transactions.models import (
     AccountFunds,
     SpendCounter,

@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from accounts.services import account_create
-from tests.transactions.conftest import asa_body, check_ledger, money
-from transactions.lithic_events import (
-    EventOutOfSequence,
-    LithicEventInvalid,
-    UnknownCard,
+from lithic_integration.errors import LithicPayloadInvalid as LithicEventInvalid
+from lithic_integration.transactions import (
     handle_card_transaction_updated,
     transaction_apply_lithic,
 )
+from tests.transactions.conftest import asa_body, check_ledger, money
+from transactions.errors import EventOutOfSequence, UnknownCard
 from transactions.models import (
     LedgerEntry,
     Transaction,

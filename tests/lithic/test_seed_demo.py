@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts.models import Account, Address, Role, User
 from cards.models import Card, CardProduct
+from lithic_integration import demo
 from spending.models import SpendingCategory, SpendingProfile
-from transactions import demo
 from transactions.models import Transaction, TransactionStatus
 
 SMALL_PROGRAM = {

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from standardwebhooks.webhooks import Webhook
 
 TOLERANCE_SECONDS = 5 * 60
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the scheme's prefix, not a secret
+MIN_KEY_BYTES = 16
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
@@ -42,6 +44,46 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` value Lithic sends for this body (used by tests and the bench)."""
     moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
     return Webhook(secret).sign(msg_id=msg_id, timestamp=moment, data=body.decode())
+
+
+def secret_problem(secret: str) -> str:
+    """Why `secret` cannot sign or verify anything, or "" when it can.
+
+    A Standard Webhooks secret is `whsec_` followed by base64 of the key; `whsec_` alone (or
+    base64 of nothing) would make an HMAC with an empty key, which anyone can compute.
+    """
+    raw = secret.strip()
+    key = raw[len(SECRET_PREFIX) :] if raw.startswith(SECRET_PREFIX) else raw
+    if not key:
+        return "it has no key after `whsec_`"
+    try:
+        decoded = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        return "the part after `whsec_` is not base64"
+    if len(decoded) < MIN_KEY_BYTES:
+        return f"its key is {len(decoded)} bytes; at least {MIN_KEY_BYTES} are needed"
+    return ""
+
+
+def verify_any(*, secrets: list[str], headers: Mapping[str, str], body: bytes) -> str:
+    """The webhook-id of a request signed with any of `secrets` (rotation), or SignatureError.
+
+    Lithic keeps the previous secret valid for a while after a rotation, so the current one and
+    those being retired are all tried; with none at all every request is refused.
+    """
+    first_error: SignatureError | None = None
+    for secret in secrets or [""]:
+        try:
+            return verify(secret=secret, headers=headers, body=body)
+        except SignatureError as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # noqa: S101 - the loop ran at least once
+    raise first_error
+
+
+def configured_secrets(current: str, others: list[str]) -> list[str]:
+    """The secrets to try, current first, without blanks or repeats."""
+    return list(dict.fromkeys(s.strip() for s in [current, *others] if s and s.strip()))
 
 
 def verify(

@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from accounts.models import Account
 from core.commands import AuditedCommand
-from transactions import demo
+from lithic_integration import demo
 
 
 class Command(AuditedCommand):

@@ -1,7 +1,10 @@
 """Getting local changes to Lithic: the outbox on the row, the push, its bookkeeping.
 
-A service that changes something Lithic must hear about calls `sync_mark_pending` inside its
-own transaction: the change and "Lithic must get version N" commit together, or neither does.
+A service that changes something Lithic must hear about sends its app's signal
+(`cards.signals.card_changed`, `spending.signals.spending_profile_changed`) inside its own
+transaction; the receivers here call `sync_mark_pending` there and then, so the change and
+"Lithic must get version N" commit together, or neither does. The domain apps never import this
+package: they announce a change, the integration decides what Lithic must hear.
 The push runs after the commit (`transaction.on_commit`), never inside the transaction, and the
 `sync_lithic` worker retries whatever is still pending. Until Lithic confirms, the local row is
 what the authorization responder decides on, so the local state is what protects us meanwhile.
@@ -20,21 +23,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core import lithic_gateway
 from core.history import history_bypass
+from lithic_integration import gateway as lithic_gateway
+from lithic_integration.errors import LithicError, LithicRejected
 from spending.models import LithicSyncStatus
 
 log = logging.getLogger(__name__)
 
 BOOKKEEPING = "Lithic sync bookkeeping (outbox columns, not business values)"
 
-Push = Callable[[models.Model], None]
+Push = Callable[[Any], None]
 
 
 def _bookkeeping_rows(model: type[models.Model], **lookups) -> models.QuerySet:
@@ -167,10 +172,10 @@ def sync_push(
         version = row.lithic_version
         try:
             push(row)
-        except lithic_gateway.LithicRejected as exc:
+        except LithicRejected as exc:
             _record(model, pk, version, status=LithicSyncStatus.REJECTED, error=exc.message)
             return LithicSyncStatus.REJECTED
-        except lithic_gateway.LithicError as exc:
+        except LithicError as exc:
             _record_failure(
                 model, pk, version, attempts=row.lithic_sync_attempts, error=exc.message
             )
@@ -236,3 +241,29 @@ def sync_counts(*, model: type[models.Model]) -> dict[str, int]:
     for row in model.objects.values("lithic_sync_status").annotate(n=models.Count("pk")):
         counts[row["lithic_sync_status"]] = row["n"]
     return counts
+
+
+# --- The domain's announcements ----------------------------------------------------------------
+
+
+def connect_receivers() -> None:
+    """Listen to the domain apps' change signals (called once, from the app's `ready()`)."""
+    from cards.signals import card_changed
+    from spending.signals import spending_profile_changed
+
+    card_changed.connect(_card_changed, dispatch_uid="lithic_outbox_card_changed")
+    spending_profile_changed.connect(
+        _profile_changed, dispatch_uid="lithic_outbox_spending_profile_changed"
+    )
+
+
+def _card_changed(sender: type[models.Model], *, pk: int, **kwargs: Any) -> None:
+    from lithic_integration.cards import card_push
+
+    sync_mark_pending(model=sender, pk=pk, push=card_push)
+
+
+def _profile_changed(sender: type[models.Model], *, pk: int, **kwargs: Any) -> None:
+    from lithic_integration.auth_rules import spending_profile_push
+
+    sync_mark_pending(model=sender, pk=pk, push=spending_profile_push)

@@ -1,7 +1,7 @@
 """The one door to Lithic's API: every outbound call goes through the official `lithic` SDK here.
 
-- Money crosses the boundary here only: Decimal dollars in the product, integer cents at Lithic
-  (`to_cents` refuses sub-cent amounts rather than rounding them).
+- Amounts cross in `lithic_integration.money` (Decimal dollars here, integer cents at Lithic;
+  `to_cents` refuses sub-cent amounts rather than rounding them).
 - Errors leave as one of two domain errors: `LithicUnavailable` (network, timeout, 5xx, rate
   limit: try again later, nothing is known to have changed) and `LithicRejected` (a 4xx: Lithic
   read the request and refused it; retrying the same request will not help, an operator must look).
@@ -27,66 +27,18 @@ from typing import Any
 import lithic
 from django.conf import settings
 
-from core.errors import DomainError
+from cards.services import ProcessorCard
+from lithic_integration.errors import (
+    LithicOutboundDisabled,
+    LithicRejected,
+    LithicUnavailable,
+)
+from lithic_integration.money import from_cents, to_cents
 
-CENT = Decimal("0.01")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A card's tag naming its spending profile; the profile's auth rule applies to every card with
 # that tag (one CARD_TAG entity), so cards join and leave a rule by their own update.
 PROFILE_TAG = "spending_profile"
-
-
-class LithicError(DomainError):
-    """Base of the errors a Lithic call ends in."""
-
-
-class LithicUnavailable(LithicError):
-    """Lithic could not be reached or failed (timeout, connection, 5xx, 429): retry later."""
-
-    code = "lithic_unavailable"
-    http_status = 503
-
-
-class LithicRejected(LithicError):
-    """Lithic refused the request (4xx): retrying it unchanged will not help."""
-
-    code = "lithic_rejected"
-    http_status = 502
-
-    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
-        super().__init__(message, code=code)
-        self.status_code = status_code
-
-
-class LithicOutboundDisabled(LithicError):
-    """No LITHIC_API_KEY: outbound calls are switched off (the demo)."""
-
-    code = "lithic_outbound_disabled"
-    http_status = 503
-
-
-class SubCentAmount(DomainError):
-    code = "sub_cent_amount"
-    http_status = 400
-
-
-# --- Money -------------------------------------------------------------------------------------
-
-
-def to_cents(amount: Decimal) -> int:
-    """Decimal dollars as Lithic's integer cents, exactly; a fraction of a cent is refused."""
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise SubCentAmount(f"not a Decimal amount: {amount!r}")
-    if amount != amount.quantize(CENT):
-        raise SubCentAmount(f"{amount} has a fraction of a cent; Lithic counts whole cents")
-    return int(amount.quantize(CENT) * 100)
-
-
-def from_cents(cents: int) -> Decimal:
-    """Lithic's integer cents as Decimal dollars."""
-    if isinstance(cents, bool) or not isinstance(cents, int):
-        raise LithicRejected(f"Lithic sent an amount that is not whole cents: {cents!r}")
-    return (Decimal(cents) / 100).quantize(CENT)
 
 
 # --- The client --------------------------------------------------------------------------------
@@ -188,16 +140,11 @@ def _error_detail(exc: lithic.APIStatusError) -> str:
 
 
 @dataclass(frozen=True)
-class LithicCard:
-    """The fields of Lithic's card object this product keeps, in our units."""
+class LithicCard(ProcessorCard):
+    """The fields of Lithic's card object this product keeps, in our units: what the cards app
+    applies (`ProcessorCard`), plus Lithic's token and the profile tag."""
 
-    token: str
-    state: str
-    type: str
-    last_four: str
-    spend_limit: Decimal
-    spend_limit_duration: str
-    memo: str
+    token: str = ""
     profile_tag: str = ""  # the PROFILE_TAG tag: the spending profile whose rule covers it
 
     @classmethod
@@ -314,24 +261,6 @@ def _auto_paging(what: str, first_page) -> Iterator[Any]:
 
 
 # --- Auth rules (v2) ---------------------------------------------------------------------------
-
-
-def mcc_decline_parameters(*, allowed: list[str], blocked: list[str]) -> dict | None:
-    """A CONDITIONAL_ACTION that declines what a profile does not allow; None if nothing is.
-
-    With an allow-list every code outside it is declined (a blocked code then needs no rule of
-    its own); otherwise the blocked codes are.
-    """
-    if allowed:
-        operation, codes = "IS_NOT_ONE_OF", allowed
-    elif blocked:
-        operation, codes = "IS_ONE_OF", blocked
-    else:
-        return None
-    return {
-        "action": "DECLINE",
-        "conditions": [{"attribute": "MCC", "operation": operation, "value": sorted(codes)}],
-    }
 
 
 def auth_rule_create(

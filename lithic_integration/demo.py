@@ -34,6 +34,7 @@ from accounts.selectors import account_setting_value
 from accounts.services import account_create, account_setting_set, address_add, user_create
 from cards.models import Card, CardState, CardType
 from cards.services import card_issue, card_product_create
+from lithic_integration.money import from_cents
 from spending.models import ProfileCategory, SpendingCategory, SpendLimitDuration
 from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
 from transactions.models import Transaction, TransactionStatus, TransactionType
@@ -336,8 +337,12 @@ def program_rng(seed: int) -> random.Random:
     return random.Random(f"program:{seed}")  # noqa: S311 - demo data, not security
 
 
+ZERO = Decimal("0.00")
+
+
 def _cents(value: int) -> Decimal:
-    return Decimal(value).scaleb(-2)
+    # The demo draws amounts as Lithic reports them, in cents.
+    return from_cents(value, "demo amount")
 
 
 def _slug(name: str) -> str:
@@ -758,8 +763,8 @@ def transaction_rows(
             None,
             # Demo history predates the ledger: no open holds and nothing in the spend counters,
             # so `check_ledger` holds on a seeded database.
-            _cents(0),
-            _cents(0),
+            ZERO,
+            ZERO,
             None,
             False,
             None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from transactions import signatures
+from lithic_integration import signatures
 
 VECTOR = json.loads(Path("tests/fixtures/lithic/sdk_signature_vector.json").read_text())
 SECRET = VECTOR["secret"]

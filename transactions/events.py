@@ -29,17 +29,20 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from cards.models import Card
-from core.errors import DomainError
 from transactions import ledger
-from transactions.asa import CREDIT_TYPES, DEBIT_TYPES, EVENT_NAMESPACE
-from transactions.errors import AmountInvalid, InvalidStateTransition, TransactionNotFound
+from transactions.authorization import CREDIT_TYPES, DEBIT_TYPES, EVENT_NAMESPACE
+from transactions.errors import (
+    AmountInvalid,
+    EventOutOfSequence,
+    InvalidStateTransition,
+    TransactionNotFound,
+    UnknownCard,
+)
 from transactions.models import (
     EventType,
     LedgerEntryKind,
@@ -79,24 +82,6 @@ LIFECYCLE_RANK = {
     EventType.RETURN_REVERSAL: 7,
 }
 EVENT_TYPES = frozenset(LIFECYCLE_RANK)
-
-
-class LithicEventInvalid(DomainError):
-    """The payload is not a transaction Lithic could have sent: it will not apply, ever."""
-
-    code = "lithic_event_invalid"
-
-
-class UnknownCard(DomainError):
-    """The transaction's card is not (yet) ours: `card.created` may still be on its way."""
-
-    code = "unknown_card"
-
-
-class EventOutOfSequence(DomainError):
-    """The events known so far do not make a valid transaction; the missing ones will."""
-
-    code = "event_out_of_sequence"
 
 
 @dataclass(frozen=True)
@@ -184,7 +169,7 @@ def step(state: State, event: Event, *, txn_type: str) -> State:
         return replace(state, refunded=state.refunded + event.amount)
     if kind == EventType.RETURN_REVERSAL:
         return replace(state, refunded=max(ZERO, state.refunded - event.amount))
-    raise LithicEventInvalid(f"unknown event type {kind}")
+    raise ValueError(f"unknown event type {kind}")
 
 
 def fold(state: State, events: Iterable[Event], *, txn_type: str) -> State:
@@ -348,53 +333,25 @@ def lock_transaction(token: uuid.UUID | str) -> Transaction | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Lithic's transaction object
+# A transaction as the network reports it (parsed by the Lithic integration)
 
 
-def dollars(cents: Any, what: str) -> Decimal:
-    """Lithic's integer cents as Decimal dollars."""
-    if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
-        raise LithicEventInvalid(f"{what} is not a non-negative integer of cents: {cents!r}")
-    return (Decimal(cents) / 100).quantize(CENTS)
+@dataclass(frozen=True)
+class NetworkTransaction:
+    """A card transaction as Lithic reports it, in our units (`lithic_integration.transactions`
+    reads Lithic's object into this)."""
 
-
-def _moment(value: Any, what: str) -> datetime.datetime:
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    if moment is None:
-        raise LithicEventInvalid(f"{what} is not an ISO 8601 date-time: {value!r}")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, datetime.UTC)
-    return moment
-
-
-def _uuid(value: Any, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise LithicEventInvalid(f"{what} is not a token: {value!r}") from None
-
-
-def parse_events(payload: dict) -> list[Event]:
-    events = payload.get("events")
-    if not isinstance(events, list):
-        raise LithicEventInvalid("`events` is not a list")
-    parsed = []
-    for index, raw in enumerate(events):
-        if not isinstance(raw, dict):
-            raise LithicEventInvalid(f"events[{index}] is not an object")
-        kind = raw.get("type")
-        if kind not in EVENT_TYPES:
-            raise LithicEventInvalid(f"events[{index}].type {kind!r} is not a Lithic event type")
-        parsed.append(
-            Event(
-                token=_uuid(raw.get("token"), f"events[{index}].token"),
-                type=kind,
-                amount=dollars(raw.get("amount"), f"events[{index}].amount"),
-                created=_moment(raw.get("created"), f"events[{index}].created"),
-                result=str(raw.get("result") or "APPROVED"),
-            )
-        )
-    return parsed
+    token: uuid.UUID
+    card_token: uuid.UUID
+    created: datetime.datetime
+    events: list[Event]
+    amount: Decimal
+    currency: str = "USD"
+    merchant_descriptor: str = ""
+    merchant_city: str = ""
+    merchant_country: str = ""
+    mcc: str = ""
+    result: str = "APPROVED"
 
 
 def _transaction_type(events: list[Event]) -> str:
@@ -404,64 +361,45 @@ def _transaction_type(events: list[Event]) -> str:
     return TransactionType.AUTHORIZATION
 
 
-def _new_transaction(
-    payload: dict, token: uuid.UUID, card: Card, events: list[Event]
-) -> Transaction:
-    txn_type = _transaction_type(events)
-    approved_debit = txn_type in DEBIT_TYPES and payload.get("result", "APPROVED") == "APPROVED"
-    merchant = payload.get("merchant") if isinstance(payload.get("merchant"), dict) else {}
-    amounts = payload.get("amounts") if isinstance(payload.get("amounts"), dict) else {}
-    cardholder = amounts.get("cardholder") if isinstance(amounts.get("cardholder"), dict) else {}
-    authorized = payload.get("authorization_amount", payload.get("amount", 0))
-    mcc = str(merchant.get("mcc") or "")
-    currency = str(cardholder.get("currency") or payload.get("merchant_currency") or "USD")
-    result = str(payload.get("result") or "APPROVED")
+def _new_transaction(report: NetworkTransaction, card: Card) -> Transaction:
+    txn_type = _transaction_type(report.events)
+    approved_debit = txn_type in DEBIT_TYPES and report.result == "APPROVED"
     return Transaction.objects.create(
-        token=token,
+        token=report.token,
         account_id=card.account_id,
         card=card,
-        amount=dollars(authorized, "authorization_amount"),
-        currency=currency,
-        merchant_descriptor=str(merchant.get("descriptor") or "")[:255],
-        merchant_city=str(merchant.get("city") or "")[:100],
-        merchant_country=str(merchant.get("country") or "")[:3],
-        mcc=mcc if len(mcc) == 4 and mcc.isdigit() else "",
+        amount=report.amount,
+        currency=report.currency,
+        merchant_descriptor=report.merchant_descriptor[:255],
+        merchant_city=report.merchant_city[:100],
+        merchant_country=report.merchant_country[:3],
+        mcc=report.mcc,
         type=txn_type,
         status=initial_state(txn_type).status,
-        result=result[:40],
-        transaction_date=_moment(payload.get("created"), "created"),
+        result=report.result[:40],
+        transaction_date=report.created,
         profile_id=card.profile_id if approved_debit else None,
         counted=approved_debit,
     )
 
 
 @transaction.atomic(durable=True)
-def transaction_apply_lithic(payload: dict) -> Transaction:
-    """Create or bring up to date the transaction Lithic describes (its API object, as sent in
-    `card_transaction.updated`); idempotent, and the same end state in any order of delivery."""
-    if not isinstance(payload, dict):
-        raise LithicEventInvalid("the transaction is not a JSON object")
-    token = _uuid(payload.get("token"), "token")
-    events = parse_events(payload)
-    txn = lock_transaction(token)
+def transaction_apply_network(report: NetworkTransaction) -> Transaction:
+    """Create or bring up to date the transaction the network reports; idempotent, and the
+    same end state in any order of delivery."""
+    txn = lock_transaction(report.token)
     if txn is None:
-        card_token = _uuid(payload.get("card_token"), "card_token")
-        card = Card.all_objects.filter(lithic_card_token=card_token).first()
+        card = Card.all_objects.filter(lithic_card_token=report.card_token).first()
         if card is None:
-            raise UnknownCard(f"no card with Lithic token {card_token}")
+            raise UnknownCard(f"no card with Lithic token {report.card_token}")
         with connection.cursor() as cursor:
             ledger.account_lock(cursor, card.account_id)
         # Another worker may have created it while this one waited for the lock.
-        txn = Transaction.objects.select_for_update().filter(token=token).first()
+        txn = Transaction.objects.select_for_update().filter(token=report.token).first()
         if txn is None:
-            txn = _new_transaction(payload, token, card, events)
-    txn, _ = converge(txn, events)
+            txn = _new_transaction(report, card)
+    txn, _ = converge(txn, report.events)
     return txn
-
-
-def handle_card_transaction_updated(payload: dict) -> int | None:
-    """The inbox worker's handler for `card_transaction.updated`."""
-    return transaction_apply_lithic(payload).account_id
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Lithic is the system of record for what happened on the network (transactions) and for what a
 card is at the processor. Every difference found is a `Difference`; `--fix` applies Lithic's
-object through the same services the webhooks use (`card_apply_lithic`,
-`transaction_apply_lithic`), then compares again, so a fix that did not take is still reported.
+object through the same code the webhooks use (`card_apply`, `transaction_apply_lithic`),
+then compares again, so a fix that did not take is still reported.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cards.models import Card
-from cards.services import card_apply_lithic
-from core import lithic_gateway
 from core.errors import DomainError
+from lithic_integration import gateway as lithic_gateway
+from lithic_integration.cards import card_apply
+from lithic_integration.money import from_cents
+from lithic_integration.transactions import transaction_apply_lithic
+from transactions.models import Transaction
 
 CARD_FIELDS = ("state", "last_four", "type", "spend_limit", "spend_limit_duration")
 
@@ -94,7 +97,7 @@ def reconcile_cards(*, fix: bool) -> list[Difference]:
         found = compare_card(local, lithic)
         if found and fix:
             try:
-                local = card_apply_lithic(card_token=lithic.token, lithic=lithic)
+                local = card_apply(lithic=lithic)
             except DomainError as exc:
                 for difference in found:
                     difference.note = exc.message
@@ -129,7 +132,7 @@ def _lithic_transaction_amounts(payload: dict) -> tuple[str, object, object]:
 
 def _dollars(cents):
     try:
-        return lithic_gateway.from_cents(cents)
+        return from_cents(cents)
     except DomainError:
         return cents
 
@@ -160,9 +163,6 @@ def compare_transaction(local, payload: dict) -> list[Difference]:
 def reconcile_transactions(*, since: datetime.datetime, fix: bool) -> list[Difference]:
     """Lithic's transactions since `since` against ours (looked up by token), and ours since
     then that Lithic does not know."""
-    from transactions.lithic_events import transaction_apply_lithic
-    from transactions.models import Transaction
-
     differences: list[Difference] = []
     seen: set[str] = set()
     for payload in lithic_gateway.transactions_iter(begin=since):

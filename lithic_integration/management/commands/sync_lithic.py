@@ -9,14 +9,14 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from cards.models import Card
-from cards.services import card_push
-from core import lithic_gateway
 from core.commands import AuditedCommand
-from spending.lithic_sync import sync_due, sync_push
+from lithic_integration import gateway as lithic_gateway
+from lithic_integration.auth_rules import spending_profile_push
+from lithic_integration.cards import card_push
+from lithic_integration.outbox import sync_due, sync_push
 from spending.models import LithicSyncStatus, SpendingProfile
-from spending.services import spending_profile_push
 
-# Cards first: a profile's rule lists the cards' Lithic tokens, which a card push may create.
+# Cards first: a new card reaches Lithic (with its profile tag) before its profile's rule moves.
 SYNCED_MODELS = ((Card, card_push), (SpendingProfile, spending_profile_push))
 
 

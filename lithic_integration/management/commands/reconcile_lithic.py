@@ -9,9 +9,10 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from cards.reconcile import format_table, reconcile_cards, reconcile_transactions
-from core import lithic_gateway
 from core.commands import AuditedCommand
+from lithic_integration import gateway as lithic_gateway
+from lithic_integration.errors import LithicError
+from lithic_integration.reconcile import format_table, reconcile_cards, reconcile_transactions
 
 
 def _moment(value: str) -> datetime.datetime:
@@ -57,7 +58,7 @@ class Command(AuditedCommand):
                 differences += reconcile_cards(fix=options["fix"])
             if not options["cards_only"]:
                 differences += reconcile_transactions(since=since, fix=options["fix"])
-        except lithic_gateway.LithicError as exc:
+        except LithicError as exc:
             raise CommandError(f"reconcile_lithic stopped: {exc.message}") from exc
         remaining = [d for d in differences if not d.fixed]
         if differences:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from transactions import views
+from lithic_integration import views
 
 app_name = "lithic"
 

@@ -13,10 +13,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import SecurityEventKind
 from accounts.security import security_event_record_refusal
-from config.db_router import use_primary
-from transactions import asa, signatures
+from core.db import use_primary
+from lithic_integration import asa as asa_request
+from lithic_integration import signatures
+from transactions import authorization as asa
 
-logger = logging.getLogger("transactions.asa")
+logger = logging.getLogger("lithic.asa")
 
 
 @csrf_exempt
@@ -36,8 +38,8 @@ def asa_authorize(request: HttpRequest) -> HttpResponse:
     with use_primary():
         try:
             try:
-                parsed = asa.parse_request(body)
-            except asa.MalformedRequest as exc:
+                parsed = asa_request.parse_request(body)
+            except asa_request.MalformedRequest as exc:
                 answer = asa.record_unmatched(
                     token=exc.token,
                     card_token=exc.card_token,
@@ -68,6 +70,6 @@ def asa_authorize(request: HttpRequest) -> HttpResponse:
 
 def _token_of(body: bytes) -> str | None:
     try:
-        return asa.parse_request(body).token
-    except asa.MalformedRequest as exc:
+        return asa_request.parse_request(body).token
+    except asa_request.MalformedRequest as exc:
         return exc.token or None
