@@ -40,6 +40,11 @@ class Account(BusinessModel):
     balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     currency = models.CharField(max_length=3, default="USD")
     lithic_account_token = models.UUIDField(null=True, blank=True)
+    lithic_financial_account_token = models.UUIDField(
+        null=True,
+        blank=True,
+        help_text="The Lithic financial account holding this account's funds (balance reports)",
+    )
     tax_id = EncryptedCharField(max_length=32, blank=True, default="")
     tax_id_index = BlindIndexField(source="tax_id")
 
@@ -66,6 +71,11 @@ class Account(BusinessModel):
                 fields=["lithic_account_token"],
                 condition=Q(lithic_account_token__isnull=False),
                 name="accounts_lithic_account_token_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["lithic_financial_account_token"],
+                condition=Q(lithic_financial_account_token__isnull=False),
+                name="accounts_lithic_financial_account_token_uniq",
             ),
         ]
 

@@ -23,12 +23,16 @@ from spending.models import (
 
 
 class CardType(models.TextChoices):
-    """Lithic's card `type`, verbatim."""
+    """Lithic's card `type`, verbatim. UNLOCKED and DIGITAL_WALLET are deprecated at Lithic
+    (they behave as VIRTUAL): cards of those types are kept as Lithic reports them, but no new
+    card or product is made with them (`ISSUABLE_CARD_TYPES`)."""
 
     VIRTUAL = "VIRTUAL", "Virtual"
     PHYSICAL = "PHYSICAL", "Physical"
     SINGLE_USE = "SINGLE_USE", "Single use"
     MERCHANT_LOCKED = "MERCHANT_LOCKED", "Merchant locked"
+    UNLOCKED = "UNLOCKED", "Unlocked (deprecated: as virtual)"
+    DIGITAL_WALLET = "DIGITAL_WALLET", "Digital wallet (deprecated: as virtual)"
 
 
 class CardState(models.TextChoices):
@@ -42,6 +46,9 @@ class CardState(models.TextChoices):
 
 
 CARD_TYPES = [c.value for c in CardType]
+DEPRECATED_CARD_TYPES = frozenset({CardType.UNLOCKED, CardType.DIGITAL_WALLET})
+ISSUABLE_CARD_TYPE_CHOICES = [c for c in CardType.choices if c[0] not in DEPRECATED_CARD_TYPES]
+ISSUABLE_CARD_TYPES = [value for value, _label in ISSUABLE_CARD_TYPE_CHOICES]
 CARD_STATES = [c.value for c in CardState]
 
 
@@ -53,7 +60,11 @@ class CardProduct(BusinessModel):
     )
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
-    card_type = models.CharField(max_length=16, choices=CardType.choices, default=CardType.VIRTUAL)
+    card_type = models.CharField(
+        max_length=16,
+        choices=ISSUABLE_CARD_TYPE_CHOICES,
+        default=CardType.VIRTUAL,
+    )
     default_spend_limit = models.DecimalField(
         max_digits=12, decimal_places=2, default=Decimal("0.00"), help_text="0 means no limit"
     )
@@ -82,7 +93,8 @@ class CardProduct(BusinessModel):
                 fields=["account", "name"], condition=LIVE, name="card_products_account_name_uniq"
             ),
             models.CheckConstraint(
-                condition=Q(card_type__in=CARD_TYPES), name="card_products_card_type_valid"
+                condition=Q(card_type__in=ISSUABLE_CARD_TYPES),
+                name="card_products_card_type_valid",
             ),
             models.CheckConstraint(
                 condition=Q(default_spend_limit__gte=0),

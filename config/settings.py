@@ -133,15 +133,29 @@ DATABASES = {
 }
 DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+# How long a request waits for a pooled connection before it fails (the responder's processes
+# wait no longer than their deadline leaves: lithic_integration.views).
+DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=5.0)
+# libpq's connect timeout in whole seconds (libpq treats 1 as 2): a black-holed database host
+# fails a connection attempt after this, not after the TCP timeout.
+DATABASE_CONNECT_TIMEOUT_SECONDS = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=2)
 
 
 def _tune_database(config: dict) -> dict:
     if config["ENGINE"] == "django.db.backends.postgresql":
         config.setdefault("OPTIONS", {})
+        config["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
+        # A connection broken since its last use (a database restart) is found and replaced
+        # before a request gets it, not by the request's first statement.
+        config["CONN_HEALTH_CHECKS"] = True
         if DATABASE_POOL:
             # Django's psycopg pool requires persistent connections to be off.
             config["CONN_MAX_AGE"] = 0
-            config["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE}
+            config["OPTIONS"]["pool"] = {
+                "min_size": 1,
+                "max_size": DATABASE_POOL_MAX_SIZE,
+                "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+            }
     return config
 
 
@@ -227,6 +241,9 @@ LITHIC_ENVIRONMENT = env.str("LITHIC_ENVIRONMENT", default="sandbox")
 LITHIC_BASE_URL = env.str("LITHIC_BASE_URL", default="")
 LITHIC_WEBHOOK_SECRET = env.str("LITHIC_WEBHOOK_SECRET", default="")
 LITHIC_ASA_SECRET = env.str("LITHIC_ASA_SECRET", default="")
+# Further secrets accepted beside LITHIC_ASA_SECRET while it is rotated (Lithic keeps the old
+# secret valid for 24 hours after a rotation).
+LITHIC_ASA_SECRETS = env.list("LITHIC_ASA_SECRETS", default=[])
 if LITHIC_ENVIRONMENT not in {"sandbox", "production"}:
     raise ImproperlyConfigured("LITHIC_ENVIRONMENT must be 'sandbox' or 'production'.")
 # Outbound calls (lithic_integration.gateway): per-request timeout and the SDK's own retries.
@@ -244,10 +261,12 @@ LITHIC_SYNC_POLL_SECONDS = env.float("LITHIC_SYNC_POLL_SECONDS", default=5.0)
 
 # --- Authorization (ASA) ---------------------------------------------------------------------
 
-# The whole decision's database budget: past it the authorization is declined, not left to
-# Lithic's own timeout. Lock waits on a busy account count against it.
-ASA_STATEMENT_TIMEOUT_MS = env.int("ASA_STATEMENT_TIMEOUT_MS", default=300)
-# Lithic result when the decision itself failed (database down or too slow).
+# The responder's one deadline, counted from when a request arrived: waiting for a connection,
+# for locks and for every statement included. A request it cannot decide within it is declined
+# and leaves nothing behind. Keep it well under Lithic's own ASA timeout.
+ASA_DEADLINE_MS = env.int("ASA_DEADLINE_MS", default=1000)
+# Lithic result when the decision itself failed (database down or too slow, deadline passed).
+# Both results are checked against Lithic's result values at start-up.
 ASA_FAILURE_RESULT = env.str("ASA_FAILURE_RESULT", default="SUSPECTED_FRAUD")
 # Lithic result for a signed request whose body is not a valid authorization object.
 ASA_MALFORMED_RESULT = env.str("ASA_MALFORMED_RESULT", default="SUSPECTED_FRAUD")
@@ -344,6 +363,7 @@ SPECTACULAR_SETTINGS = {
         "AddressOwnerTypeEnum": "accounts.api.serializers.OWNER_TYPES",
         "SettingTypeEnum": "accounts.api.serializers.SETTING_TYPE_CHOICES",
         "CardTypeEnum": "cards.models.CardType",
+        "IssuableCardTypeEnum": "cards.models.ISSUABLE_CARD_TYPE_CHOICES",
         "SpendLimitDurationEnum": "spending.models.SpendLimitDuration",
         "TransactionStatusEnum": "transactions.models.TransactionStatus",
         "TransactionTypeEnum": "transactions.models.TransactionType",

@@ -12,7 +12,6 @@ urlpatterns = [
     path("healthz/", core_views.healthz, name="healthz"),
     path("readyz/", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("lithic/", include("lithic_integration.urls")),
     path("webhooks/lithic/", webhook_views.lithic_webhook, name="lithic_webhook"),
     path("api/", include("config.api_urls")),
 ]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 class DomainError(Exception):
     code = "domain_error"
+    # True for an error that retrying the same input can never cure (the webhook inbox then
+    # marks the event DEAD at once instead of retrying it).
+    permanent = False
 
     def __init__(self, message: str, *, code: str | None = None):
         super().__init__(message)

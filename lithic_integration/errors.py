@@ -45,3 +45,4 @@ class LithicPayloadInvalid(DomainError):
     """A signed payload that is not what Lithic's schema allows: it will not apply, ever."""
 
     code = "lithic_event_invalid"
+    permanent = True

@@ -17,7 +17,11 @@ from core.errors import DomainError
 from lithic_integration import gateway as lithic_gateway
 from lithic_integration.cards import card_apply
 from lithic_integration.money import from_cents
-from lithic_integration.transactions import transaction_apply_lithic
+from lithic_integration.transactions import (
+    settled_amount,
+    transaction_amount,
+    transaction_apply_lithic,
+)
 from transactions.models import Transaction
 
 CARD_FIELDS = ("state", "last_four", "type", "spend_limit", "spend_limit_duration")
@@ -120,13 +124,10 @@ def reconcile_cards(*, fix: bool) -> list[Difference]:
 
 
 def _lithic_transaction_amounts(payload: dict) -> tuple[str, object, object]:
-    authorized = payload.get("authorization_amount")
-    if authorized is None:
-        authorized = payload.get("amount")
     return (
         str(payload.get("status") or ""),
-        _dollars(authorized),
-        _dollars(payload.get("settled_amount")),
+        _dollars(transaction_amount(payload)),
+        _dollars(settled_amount(payload)),
     )
 
 

@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 from lithic_integration.errors import LithicPayloadInvalid
 from lithic_integration.money import from_cents
 from transactions.events import EVENT_TYPES, Event, NetworkTransaction, transaction_apply_network
-from transactions.models import Transaction
+from transactions.models import Transaction, TransactionStatus
 
 
 def _moment(value: Any, what: str) -> datetime.datetime:
@@ -36,8 +36,28 @@ def _uuid(value: Any, what: str) -> uuid.UUID:
         raise LithicPayloadInvalid(f"{what} is not a token: {str(value)[:40]!r}") from None
 
 
+def _cardholder_cents(owner: dict[str, Any]) -> Any:
+    """`amounts.cardholder.amount` of an event or a transaction, or None when absent."""
+    amounts = owner.get("amounts")
+    cardholder = amounts.get("cardholder") if isinstance(amounts, dict) else None
+    return cardholder.get("amount") if isinstance(cardholder, dict) else None
+
+
+def _first_cents(*candidates: Any) -> Any:
+    return next((c for c in candidates if c is not None), None)
+
+
+def _reason(raw: dict[str, Any], result: str) -> str:
+    details = raw.get("detailed_results")
+    named = [str(d) for d in details if d != "APPROVED"] if isinstance(details, list) else []
+    return ", ".join(named) if named else ("" if result == "APPROVED" else result)
+
+
 def parse_events(payload: dict[str, Any]) -> list[Event]:
+    """The transaction's events; `events` is optional in Lithic's schema (none yet is [])."""
     events = payload.get("events")
+    if events is None:
+        return []
     if not isinstance(events, list):
         raise LithicPayloadInvalid("`events` is not a list")
     parsed = []
@@ -49,16 +69,44 @@ def parse_events(payload: dict[str, Any]) -> list[Event]:
             raise LithicPayloadInvalid(
                 f"events[{index}].type {str(kind)[:40]!r} is not a Lithic event type"
             )
+        result = str(raw.get("result") or "APPROVED")
+        # `amounts` is the event's amount now; the flat `amount` is deprecated.
+        cents = _first_cents(_cardholder_cents(raw), raw.get("amount"))
         parsed.append(
             Event(
                 token=_uuid(raw.get("token"), f"events[{index}].token"),
                 type=kind,
-                amount=from_cents(raw.get("amount"), f"events[{index}].amount"),
+                amount=from_cents(cents, f"events[{index}].amounts.cardholder.amount"),
                 created=_moment(raw.get("created"), f"events[{index}].created"),
-                result=str(raw.get("result") or "APPROVED"),
+                result=result[:40],
+                reason=_reason(raw, result)[:255],
             )
         )
     return parsed
+
+
+def settled_amount(payload: dict[str, Any]) -> Any:
+    """What settled, in cents: `settled_amount` (deprecated), else `amounts.settlement`."""
+    amounts = payload.get("amounts")
+    settlement = amounts.get("settlement") if isinstance(amounts, dict) else None
+    return _first_cents(
+        payload.get("settled_amount"),
+        settlement.get("amount") if isinstance(settlement, dict) else None,
+        0,
+    )
+
+
+def transaction_amount(payload: dict[str, Any]) -> Any:
+    """The transaction's authorized amount in cents as the spec allows it to be given:
+    `amounts.cardholder`, else the deprecated and nullable `authorization_amount`, else the
+    deprecated `amount`, else what settled (a force post has no authorization)."""
+    return _first_cents(
+        _cardholder_cents(payload),
+        payload.get("authorization_amount"),
+        payload.get("amount"),
+        payload.get("settled_amount"),
+        0,
+    )
 
 
 def network_transaction(payload: Any) -> NetworkTransaction:
@@ -70,20 +118,21 @@ def network_transaction(payload: Any) -> NetworkTransaction:
     merchant = payload.get("merchant") if isinstance(payload.get("merchant"), dict) else {}
     amounts = payload.get("amounts") if isinstance(payload.get("amounts"), dict) else {}
     cardholder = amounts.get("cardholder") if isinstance(amounts.get("cardholder"), dict) else {}
-    authorized = payload.get("authorization_amount", payload.get("amount", 0))
     mcc = str(merchant.get("mcc") or "")
+    status = str(payload.get("status") or TransactionStatus.PENDING)
     return NetworkTransaction(
         token=token,
         card_token=_uuid(payload.get("card_token"), "card_token"),
         created=_moment(payload.get("created"), "created"),
         events=events,
-        amount=from_cents(authorized, "authorization_amount"),
+        amount=from_cents(transaction_amount(payload), "amounts.cardholder.amount"),
         currency=str(cardholder.get("currency") or payload.get("merchant_currency") or "USD"),
         merchant_descriptor=str(merchant.get("descriptor") or ""),
         merchant_city=str(merchant.get("city") or ""),
         merchant_country=str(merchant.get("country") or ""),
         mcc=mcc if len(mcc) == 4 and mcc.isdigit() else "",
-        result=str(payload.get("result") or "APPROVED"),
+        result=str(payload.get("result") or "APPROVED")[:40],
+        status=status if status in TransactionStatus.values else TransactionStatus.PENDING,
     )
 
 

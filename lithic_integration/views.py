@@ -1,4 +1,15 @@
-"""Lithic's Auth Stream Access endpoint: verify, decide, answer. Fast, and closed on failure."""
+"""Lithic's Auth Stream Access endpoint: verify, decide, answer. Within the deadline, or no effect.
+
+Served by its own processes (`config.asa_wsgi`), never behind the admin or the API. Every
+signed request gets a 200 with one of Lithic's results; nothing signed is ever answered 500.
+
+- The deadline counts from when the request arrived (`core.receipt`, backlog wait included):
+  a request that waited past it is declined at once, without touching the database.
+- The database work runs inside what is left (connection checkout, lock waits, statements); a
+  decision that cannot commit in time is rolled back and declined: no approval, no hold.
+- A database error, or anything unexpected, declines with `ASA_FAILURE_RESULT` and records
+  nothing, so Lithic's retry is decided afresh.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +25,31 @@ from django.views.decorators.http import require_POST
 from accounts.models import SecurityEventKind
 from accounts.security import security_event_record_refusal
 from core.db import use_primary
-from lithic_integration import asa as asa_request
+from core.deadline import Deadline, DeadlinePassed
+from core.receipt import received_at
 from lithic_integration import signatures
-from transactions import authorization as asa
+from lithic_integration.asa import MalformedRequest, answer_json, parse_request, token_of
+from transactions.authorization import Answer, authorize, record_unmatched
 
 logger = logging.getLogger("lithic.asa")
+
+
+def asa_secrets() -> list[str]:
+    """The secrets a request may be signed with: the current one, then any being rotated."""
+    return signatures.configured_secrets(settings.LITHIC_ASA_SECRET, settings.LITHIC_ASA_SECRETS)
 
 
 @csrf_exempt
 @require_POST
 def asa_authorize(request: HttpRequest) -> HttpResponse:
-    started = time.perf_counter()
+    arrived = received_at(request.META)
+    started = time.monotonic()
+    deadline = Deadline.after(settings.ASA_DEADLINE_MS, start=arrived)
     body = request.body
     try:
-        signatures.verify(secret=settings.LITHIC_ASA_SECRET, headers=request.headers, body=body)
+        request_id = signatures.verify_any(
+            secrets=asa_secrets(), headers=request.headers, body=body
+        )
     except signatures.SignatureError as exc:
         logger.warning("ASA request refused: %s", exc)
         security_event_record_refusal(
@@ -35,41 +57,63 @@ def asa_authorize(request: HttpRequest) -> HttpResponse:
         )
         return JsonResponse({"error": {"code": exc.code, "message": "bad signature"}}, status=401)
 
-    with use_primary():
-        try:
-            try:
-                parsed = asa_request.parse_request(body)
-            except asa_request.MalformedRequest as exc:
-                answer = asa.record_unmatched(
-                    token=exc.token,
-                    card_token=exc.card_token,
-                    result=settings.ASA_MALFORMED_RESULT,
-                    reason=f"malformed request: {exc.reason}",
-                    body=body,
-                )
-            else:
-                answer = asa.authorize(parsed, body=body)
-        except DatabaseError:
-            # Unreachable database, statement timeout, lock wait past the budget: decline now
-            # rather than let Lithic time out. Nothing was recorded, so nothing was approved.
-            logger.exception("ASA decision failed; declining")
-            if connection.in_atomic_block is False:
-                connection.close_if_unusable_or_obsolete()
-            token = _token_of(body)
-            answer = asa.Answer(token, settings.ASA_FAILURE_RESULT, "decision failed")
+    try:
+        answer = _decide(body, request_id=request_id, deadline=deadline)
+    except Exception:  # noqa: BLE001 - a signed request is answered, never with a 500
+        logger.exception("ASA decision failed unexpectedly; declining")
+        answer = Answer(token_of(body), settings.ASA_FAILURE_RESULT, "internal error")
     logger.info(
-        "ASA %s %s %s%s in %.1f ms",
+        "ASA %s %s %s%s in %.1f ms (%.1f ms since arrival)",
         answer.token,
         answer.result,
         answer.reason,
         " (replay)" if answer.replay else "",
-        (time.perf_counter() - started) * 1000,
+        (time.monotonic() - started) * 1000,
+        (time.monotonic() - arrived) * 1000,
     )
-    return JsonResponse(answer.as_json())
+    return JsonResponse(answer_json(answer))
 
 
-def _token_of(body: bytes) -> str | None:
-    try:
-        return asa_request.parse_request(body).token
-    except asa_request.MalformedRequest as exc:
-        return exc.token or None
+def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:
+    if deadline.passed:
+        # Lithic has declined it already; deciding now could only leave a hold it never sees.
+        return Answer(
+            token_of(body),
+            settings.ASA_FAILURE_RESULT,
+            f"arrived {deadline.elapsed_ms()} ms ago: past the {deadline.budget_ms} ms deadline",
+        )
+    _bound_connection_wait(deadline)
+    with use_primary():
+        try:
+            try:
+                parsed = parse_request(body, request_id=request_id)
+            except MalformedRequest as exc:
+                return record_unmatched(
+                    token=exc.token,
+                    card_token=exc.card_token,
+                    result=settings.ASA_MALFORMED_RESULT,
+                    reason=f"malformed request: {exc.reason}"[:255],
+                    body=body,
+                    deadline=deadline,
+                )
+            return authorize(parsed, body=body, deadline=deadline)
+        except DeadlinePassed as exc:
+            return Answer(token_of(body), settings.ASA_FAILURE_RESULT, str(exc))
+        except DatabaseError:
+            # Unreachable database, statement timeout, lock wait past the deadline: decline now
+            # rather than let Lithic time out. Nothing was recorded, so nothing was approved.
+            logger.exception("ASA decision failed; declining")
+            if connection.in_atomic_block is False:
+                connection.close_if_unusable_or_obsolete()
+            return Answer(token_of(body), settings.ASA_FAILURE_RESULT, "decision failed")
+
+
+def _bound_connection_wait(deadline: Deadline) -> None:
+    """Wait for a pooled connection no longer than the deadline leaves.
+
+    The responder's processes handle one request at a time (sync workers), so the pool's
+    checkout timeout can be this request's own.
+    """
+    pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
+    if pool is not None and connection.connection is None:
+        pool.timeout = max(deadline.remaining_ms(), 1) / 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
@@ -14,7 +15,13 @@ from core.admin import (
     ReadOnlyAdminMixin,
     highlight_deleted,
 )
-from spending.models import LithicSyncStatus, ProfileCategory, SpendingCategory, SpendingProfile
+from spending.models import (
+    AuthRuleBacktest,
+    LithicSyncStatus,
+    ProfileCategory,
+    SpendingCategory,
+    SpendingProfile,
+)
 
 LITHIC_SYNC_FIELDSET = (
     "Lithic sync",
@@ -93,6 +100,18 @@ class ProfileCategoryInline(BusinessInlineMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("category")
 
 
+class BacktestInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The backtests Lithic ran of the profile's rule (requested with the console's action)."""
+
+    model = AuthRuleBacktest
+    fk_name = "profile"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("backtest_token", "status", "start", "end", "reported_at", "results")
+    readonly_fields = tuple(flatten(fields))
+
+
 @admin.register(SpendingProfile)
 class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
     list_display = (
@@ -122,7 +141,7 @@ class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
         LITHIC_SYNC_FIELDSET,
         RECORD_FIELDSET,
     )
-    inlines = (ProfileCategoryInline,)
+    inlines = (ProfileCategoryInline, BacktestInline)
 
 
 @admin.register(ProfileCategory)
@@ -140,3 +159,22 @@ class ProfileCategoryAdmin(BusinessModelAdmin):
         (None, {"fields": ("profile", "category", "rule", "account")}),
         RECORD_FIELDSET,
     )
+
+
+@admin.register(AuthRuleBacktest)
+class AuthRuleBacktestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Lithic's backtests of profiles' rules: requested from the console, reported by Lithic."""
+
+    list_display = ("backtest_token", "profile", "status", "start", "end", "reported_at")
+    list_select_related = ("profile",)
+    list_filter = ("status",)
+    search_fields = ("=backtest_token", "^profile__name")
+    search_help_text = "Exact backtest token, or the start of the profile's name."
+    fields = (
+        ("backtest_token", "status"),
+        ("profile", "account", "rule_token"),
+        ("start", "end"),
+        ("requested_by", "requested_at", "reported_at"),
+        "results",
+    )
+    readonly_fields = tuple(flatten(fields))

@@ -11,11 +11,12 @@ from core.models import LIVE, BusinessModel
 
 
 class SpendLimitDuration(models.TextChoices):
-    """Lithic's `spend_limit_duration`, verbatim."""
+    """Lithic's `spend_limit_duration`, verbatim, and decided as Lithic decides it (the windows
+    are trailing, not calendar months or years: transactions.spend_windows)."""
 
     TRANSACTION = "TRANSACTION", "Per transaction"
-    MONTHLY = "MONTHLY", "Calendar month (UTC)"
-    ANNUALLY = "ANNUALLY", "Calendar year (UTC)"
+    MONTHLY = "MONTHLY", "Trailing month (from 6 days after this date last month, UTC)"
+    ANNUALLY = "ANNUALLY", "Trailing year (the 365 days up to today, UTC)"
     FOREVER = "FOREVER", "Lifetime"
 
 
@@ -244,3 +245,52 @@ class ProfileCategory(BusinessModel):
             self.account_id = self.profile.account_id
         if self.profile_id and self.account_id != self.profile.account_id:
             raise ValidationError({"account": "Must be the profile's account."})
+
+
+class AuthRuleBacktest(models.Model):
+    """A backtest of a profile's Lithic rule: what the rule would have approved and declined.
+
+    Requested from the console (Lithic's `POST /v2/auth_rules/{token}/backtests`), reported by
+    Lithic later with `auth_rules.backtest_report.created`, which is stored here on its profile.
+    A report for a backtest not requested here is kept with no profile.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "REQUESTED", "Requested"
+        REPORTED = "REPORTED", "Reported"
+
+    backtest_token = models.UUIDField(unique=True, help_text="Lithic's backtest token")
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    profile = models.ForeignKey(
+        SpendingProfile,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="backtests",
+    )
+    rule_token = models.UUIDField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    start = models.DateTimeField(null=True, blank=True, help_text="First moment simulated")
+    end = models.DateTimeField(null=True, blank=True, help_text="Last moment simulated")
+    results = models.JSONField(
+        null=True, blank=True, help_text="Lithic's statistics for the current and draft version"
+    )
+    requested_by = models.CharField(max_length=255, blank=True, default="")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "auth_rule_backtests"
+        ordering = ("-requested_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["REQUESTED", "REPORTED"]),
+                name="auth_rule_backtests_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["profile"], name="backtests_profile_idx")]
+
+    def __str__(self) -> str:
+        return f"backtest {self.backtest_token} ({self.status})"

@@ -163,3 +163,30 @@ def live_server():
         server = LiveServer("localhost")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def asa_server():
+    """A threaded server with the responder's own URLs and middleware (config.asa_settings)."""
+    responder = override_settings(SECURE_SSL_REDIRECT=False, **asa_process_settings())
+    responder.enable()
+    try:
+        server = LiveServer("localhost")
+        yield server
+        server.stop()
+    finally:
+        responder.disable()
+
+
+def asa_process_settings() -> dict:
+    """The settings that make a request go through the responder's own URLs and middleware."""
+    from config import asa_settings
+
+    return {"ROOT_URLCONF": asa_settings.ROOT_URLCONF, "MIDDLEWARE": asa_settings.MIDDLEWARE}
+
+
+@pytest.fixture
+def asa_process(settings):
+    """The responder's own configuration (config.asa_settings) for the whole test."""
+    for name, value in asa_process_settings().items():
+        setattr(settings, name, value)

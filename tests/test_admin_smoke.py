@@ -29,13 +29,17 @@ from cards.models import Card, CardProduct, CardState
 from cards.services import card_issue, card_product_create, card_set_state
 from core.admin import BusinessModelAdmin, EstimatedCountPaginator, FinancialRecordAdmin
 from core.soft_delete import soft_delete
-from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
 from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
 from transactions.models import (
     AccountFunds,
+    BalanceReport,
+    Dispute,
+    DisputeEvent,
     LedgerEntry,
     SpendCounter,
     Transaction,
+    TransactionEnhancedData,
     TransactionEvent,
     TransactionStatus,
     UnmatchedAuthorization,
@@ -144,6 +148,48 @@ def console(acme, customer_admin, fixture_actor) -> dict:
     security_event = SecurityEvent.objects.create(
         kind="webhook_bad_signature", ip="198.51.100.7", path="/webhooks/lithic/", detail="x"
     )
+    dispute = Dispute.objects.create(
+        token=uuid.uuid4(),
+        source="MANAGED",
+        account=acme,
+        card=card,
+        transaction=transaction,
+        case_id="ROL1",
+        amount=transaction.amount,
+        opened_at=timezone.now(),
+        lithic_updated_at=timezone.now(),
+        payload={},
+    )
+    dispute_event = DisputeEvent.objects.create(
+        token=uuid.uuid4(),
+        dispute=dispute,
+        account=acme,
+        type="WORKFLOW",
+        action="OPENED",
+        created=timezone.now(),
+        data={"type": "WORKFLOW"},
+    )
+    enhanced = TransactionEnhancedData.objects.create(
+        token=uuid.uuid4(),
+        account=acme,
+        transaction=transaction,
+        event_token=event.token,
+        common={"tax": {}, "line_items": []},
+    )
+    balance_report = BalanceReport.objects.create(
+        account=acme,
+        financial_account_token=uuid.uuid4(),
+        financial_account_type="ISSUING",
+        currency="USD",
+        lithic_total=acme.balance,
+        lithic_pending=Decimal("0.00"),
+        lithic_available=acme.balance,
+        matches=True,
+        reported_at=timezone.now(),
+    )
+    backtest = AuthRuleBacktest.objects.create(
+        backtest_token=uuid.uuid4(), account=acme, profile=profile, status="REQUESTED"
+    )
     api_key, _ = api_key_create(user=customer_admin, name="ERP sync")
     idempotency_record = IdempotencyRecord.objects.create(
         api_key=api_key,
@@ -174,6 +220,11 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         UnmatchedAuthorization: unmatched,
         Webhook: webhook,
         SecurityEvent: security_event,
+        Dispute: dispute,
+        DisputeEvent: dispute_event,
+        TransactionEnhancedData: enhanced,
+        BalanceReport: balance_report,
+        AuthRuleBacktest: backtest,
     }
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten
 from django.utils.html import format_html, format_html_join
 
 from core.admin import FinancialRecordAdmin, FinancialRecordInline
 from transactions.models import (
     AccountFunds,
+    BalanceReport,
+    Dispute,
+    DisputeEvent,
     LedgerEntry,
     SpendCounter,
     Transaction,
+    TransactionEnhancedData,
     TransactionEvent,
     UnmatchedAuthorization,
 )
@@ -21,8 +26,22 @@ from transactions.models import (
 class TransactionEventInline(FinancialRecordInline):
     model = TransactionEvent
     fk_name = "transaction"
-    fields = ("token", "type", "amount", "result", "created", "recorded_at")
-    readonly_fields = fields
+    fields = ("token", "source", "type", "amount", "result", "reason", "created", "recorded_at")
+    readonly_fields = tuple(flatten(fields))
+
+
+class DisputeInline(FinancialRecordInline):
+    model = Dispute
+    fk_name = "transaction"
+    fields = ("case_id", "source", "status", "disposition", "amount", "credited", "opened_at")
+    readonly_fields = tuple(flatten(fields))
+
+
+class EnhancedDataInline(FinancialRecordInline):
+    model = TransactionEnhancedData
+    fk_name = "transaction"
+    fields = ("token", "event_token", "common", "fleet", "updated_at")
+    readonly_fields = tuple(flatten(fields))
 
 
 @admin.register(Transaction)
@@ -64,7 +83,7 @@ class TransactionAdmin(FinancialRecordAdmin):
         ("Decision", {"fields": ("result", "declined_reason", "decision_trace")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
-    inlines = (TransactionEventInline,)
+    inlines = (TransactionEventInline, DisputeInline, EnhancedDataInline)
 
     @admin.display(description="Why was this approved or declined")
     def decision_trace(self, obj: Transaction) -> str:
@@ -91,9 +110,18 @@ class TransactionAdmin(FinancialRecordAdmin):
 
 @admin.register(TransactionEvent)
 class TransactionEventAdmin(FinancialRecordAdmin):
-    list_display = ("token", "transaction", "type", "amount", "result", "created", "account")
+    list_display = (
+        "token",
+        "transaction",
+        "source",
+        "type",
+        "amount",
+        "result",
+        "created",
+        "account",
+    )
     list_select_related = ("transaction", "account")
-    list_filter = ("type",)
+    list_filter = ("type", "source")
     search_fields = ("=token", "=transaction__token")
     search_help_text = "Exact event token or transaction token."
     sortable_by = ("created",)
@@ -102,9 +130,14 @@ class TransactionEventAdmin(FinancialRecordAdmin):
         "token",
         "transaction",
         "account",
+        "source",
         "type",
         "amount",
         "result",
+        "reason",
+        "network_event_token",
+        "request_id",
+        "decision",
         "created",
         "recorded_at",
     )
@@ -127,7 +160,7 @@ class LedgerEntryAdmin(FinancialRecordAdmin):
         "event_token",
         "created_at",
     )
-    readonly_fields = fields
+    readonly_fields = tuple(flatten(fields))
 
 
 @admin.register(UnmatchedAuthorization)
@@ -138,7 +171,7 @@ class UnmatchedAuthorizationAdmin(FinancialRecordAdmin):
     search_help_text = "Exact transaction token or card token."
     sortable_by = ("received_at",)
     fields = ("token", "card_token", "account", "result", "reason", "body", "received_at")
-    readonly_fields = fields
+    readonly_fields = tuple(flatten(fields))
 
 
 @admin.register(SpendCounter)
@@ -152,7 +185,7 @@ class SpendCounterAdmin(FinancialRecordAdmin):
     search_help_text = "Exact card or profile id."
     sortable_by = ("period",)
     fields = ("account", "scope", "owner_id", "period", "amount", "updated_at")
-    readonly_fields = fields
+    readonly_fields = tuple(flatten(fields))
 
 
 @admin.register(AccountFunds)
@@ -162,4 +195,114 @@ class AccountFundsAdmin(FinancialRecordAdmin):
     list_display = ("account", "held", "opened_at", "updated_at")
     list_select_related = ("account",)
     fields = ("account", "held", "opened_at", "updated_at")
-    readonly_fields = fields
+    readonly_fields = tuple(flatten(fields))
+
+
+class DisputeEventInline(FinancialRecordInline):
+    model = DisputeEvent
+    fk_name = "dispute"
+    fields = ("created", "type", "action", "amount", "polarity", "reason", "credit")
+    readonly_fields = tuple(flatten(fields))
+
+
+@admin.register(Dispute)
+class DisputeAdmin(FinancialRecordAdmin):
+    """Disputes as Lithic reports them; what they credited is in the ledger (read-only)."""
+
+    list_display = (
+        "case_id",
+        "source",
+        "status",
+        "disposition",
+        "amount",
+        "credited",
+        "transaction",
+        "account",
+        "opened_at",
+    )
+    list_select_related = ("transaction", "account")
+    list_filter = ("source", "status", "disposition")
+    search_fields = ("=token", "=case_id", "=transaction_token")
+    search_help_text = "Exact dispute token, case id or transaction token."
+    sortable_by = ("opened_at",)
+    fields = (
+        "token",
+        "source",
+        "case_id",
+        "network",
+        ("account", "card"),
+        ("transaction", "transaction_token"),
+        ("status", "disposition", "reason"),
+        ("amount", "currency"),
+        ("recovered_amount", "written_off_amount", "denied_amount", "remaining_amount"),
+        "credited",
+        ("opened_at", "lithic_updated_at"),
+        "payload",
+        ("recorded_at", "updated_at"),
+    )
+    readonly_fields = tuple(flatten(fields))
+    inlines = (DisputeEventInline,)
+
+
+@admin.register(DisputeEvent)
+class DisputeEventAdmin(FinancialRecordAdmin):
+    list_display = ("token", "dispute", "type", "action", "amount", "credit", "created")
+    list_select_related = ("dispute",)
+    list_filter = ("type",)
+    search_fields = ("=token", "=dispute__token")
+    search_help_text = "Exact event token or dispute token."
+    sortable_by = ("created",)
+    fields = (
+        "token",
+        "dispute",
+        "account",
+        ("type", "action", "polarity"),
+        ("amount", "credit"),
+        "reason",
+        "created",
+        "data",
+        "recorded_at",
+    )
+    readonly_fields = tuple(flatten(fields))
+
+
+@admin.register(TransactionEnhancedData)
+class TransactionEnhancedDataAdmin(FinancialRecordAdmin):
+    list_display = ("token", "transaction", "event_token", "account", "updated_at")
+    list_select_related = ("transaction", "account")
+    search_fields = ("=token", "=transaction__token", "=event_token")
+    search_help_text = "Exact token, transaction token or event token."
+    sortable_by = ("updated_at",)
+    fields = ("token", "transaction", "account", "event_token", "common", "fleet", "updated_at")
+    readonly_fields = tuple(flatten(fields))
+
+
+@admin.register(BalanceReport)
+class BalanceReportAdmin(FinancialRecordAdmin):
+    """Lithic's balances beside ours: a report that differs is for reconciliation."""
+
+    list_display = (
+        "reported_at",
+        "account",
+        "financial_account_type",
+        "lithic_total",
+        "our_balance",
+        "lithic_pending",
+        "our_held",
+        "matches",
+        "difference",
+    )
+    list_select_related = ("account",)
+    list_filter = ("matches", "financial_account_type")
+    search_fields = ("=financial_account_token",)
+    search_help_text = "Exact Lithic financial account token."
+    sortable_by = ("reported_at",)
+    fields = (
+        ("account", "financial_account_token", "financial_account_type", "currency"),
+        ("lithic_total", "lithic_pending", "lithic_available"),
+        ("our_balance", "our_held", "our_available"),
+        ("matches", "difference"),
+        "last_transaction_token",
+        ("reported_at", "recorded_at"),
+    )
+    readonly_fields = tuple(flatten(fields))

@@ -10,6 +10,17 @@ The decision, in order, each step with Lithic's result:
 Steps 3-5 run under the account's row lock (`ledger.account_lock`): every writer of an
 account's money takes it first, so two authorizations racing on one card or account are
 decided one after the other on current counters, and together never pass a limit or the balance.
+
+Identity. The request's `token` names the transaction; the request itself is named by Lithic's
+`event_token` when Lithic sends one, and otherwise by the `webhook-id` of its delivery, which
+Lithic keeps when it retries a request. A request seen before (the same name) is answered as it
+was the first time and changes nothing; a new request on a known transaction (an incremental
+authorization) is decided on its own, and its approval adds its amount to the hold.
+
+Deadline. Every statement runs with a statement timeout of what is left of the request's
+deadline, and the work is abandoned (rolled back, declined) once the deadline has passed: an
+approval is committed only while Lithic is still waiting for it.
+
 The hot path is plain SQL (the statements below); `bench/bench_asa.py` drives the same
 statements through pgbench as the floor.
 """
@@ -19,6 +30,7 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,8 +41,10 @@ from django.utils import timezone
 
 from accounts.settings_registry import get_spec, parse_setting
 from cards.models import CardState
+from core.deadline import Deadline, DeadlinePassed
 from transactions import ledger
-from transactions.models import CounterScope, TransactionStatus, TransactionType
+from transactions.models import CounterScope, EventSource, TransactionStatus, TransactionType
+from transactions.spend_windows import periods_read
 
 APPROVED = "APPROVED"
 CARD_PAUSED = "CARD_PAUSED"
@@ -46,16 +60,21 @@ CREDIT_TYPES = frozenset(
     {TransactionType.CREDIT_AUTHORIZATION, TransactionType.FINANCIAL_CREDIT_AUTHORIZATION}
 )
 BODY_KEPT = 8_000
+ZERO = Decimal("0.00")
 
-# One statement for the whole budget: the decision's statements, lock waits included.
+# The statement timeout of what follows, inside the decision's transaction.
 TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
 
+# This very request answered before (a retry), or the transaction's card unknown before.
 STORED_ANSWER_SQL = """
-SELECT result, declined_reason FROM transactions WHERE token = %s
+SELECT result, reason FROM transaction_events WHERE token = %s
 UNION ALL
 SELECT result, reason FROM unmatched_authorizations WHERE token = %s
 LIMIT 1
 """
+
+# The transaction, when an earlier request started it (this one is then an incremental one).
+KNOWN_TRANSACTION_SQL = "SELECT id FROM transactions WHERE token = %s"
 
 # Everything steps 1 and 2 need, in one round trip.
 CARD_SQL = """
@@ -92,10 +111,41 @@ WITH t AS (
     RETURNING id
 )
 INSERT INTO transaction_events
-    (token, account_id, transaction_id, type, amount, result, created, recorded_at, deleted)
-SELECT %(event_token)s, %(account_id)s, t.id, %(type)s, %(amount)s, %(result)s, %(created)s,
-       %(now)s, NULL
+    (token, account_id, transaction_id, type, amount, result, reason, source,
+     network_event_token, request_id, decision, created, recorded_at, deleted)
+SELECT %(event_token)s, %(account_id)s, t.id, %(type)s, %(amount)s, %(result)s, %(reason)s,
+       %(source)s, %(network_event_token)s, %(request_id)s, NULL, %(created)s, %(now)s, NULL
 FROM t
+"""
+
+# An incremental request on a known transaction: its own event, with its own decision.
+INSERT_EVENT_SQL = """
+INSERT INTO transaction_events
+    (token, account_id, transaction_id, type, amount, result, reason, source,
+     network_event_token, request_id, decision, created, recorded_at, deleted)
+VALUES (%(event_token)s, %(account_id)s, %(transaction_id)s, %(type)s, %(amount)s, %(result)s,
+        %(reason)s, %(source)s, %(network_event_token)s, %(request_id)s, %(decision)s::jsonb,
+        %(created)s, %(now)s, NULL)
+"""
+
+# The transaction under its row lock (after the account's: the house order), for an
+# incremental request's approval.
+LOCK_TRANSACTION_SQL = """
+SELECT status, hold_amount, settled_amount, counted, profile_id, transaction_date
+FROM transactions WHERE id = %s FOR UPDATE
+"""
+
+GROW_HOLD_SQL = """
+UPDATE transactions
+SET hold_amount = hold_amount + %(amount)s, amount = amount + %(amount)s, status = 'PENDING',
+    counted = true, profile_id = %(profile_id)s, updated_at = %(now)s
+WHERE id = %(transaction_id)s
+"""
+
+FUNDS_SQL = """
+SELECT a.balance, COALESCE(f.held, 0)
+FROM accounts a LEFT JOIN account_funds f ON f.account_id = a.id
+WHERE a.id = %s
 """
 
 UNMATCHED_ANSWER_SQL = "SELECT result, reason FROM unmatched_authorizations WHERE token = %s"
@@ -121,6 +171,16 @@ class AuthorizationRequest:
     merchant_country: str
     card_present: bool
     created: datetime.datetime | None
+    # Lithic's token for this request, when it sends one (programs in its beta).
+    event_token: str | None = None
+    # The delivery's `webhook-id`: the same when Lithic retries the request.
+    request_id: str = ""
+
+    @property
+    def record_token(self) -> uuid.UUID:
+        """The token of our record of this request: one per request, the same on a retry."""
+        name = f"event:{self.event_token}" if self.event_token else f"msg:{self.request_id}"
+        return uuid.uuid5(EVENT_NAMESPACE, f"{self.token}:{name}")
 
 
 @dataclass(frozen=True)
@@ -129,10 +189,9 @@ class Answer:
     result: str
     reason: str = ""
     replay: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        # Never `approved_amount`: its presence is a partial approval, which we never give.
-        return {"token": self.token, "result": self.result}
+    # A balance inquiry's answer: the posted balance and what is available to spend.
+    balance: Decimal | None = None
+    available: Decimal | None = None
 
 
 @dataclass
@@ -155,13 +214,30 @@ class _Card:
     trace: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _deadline(deadline: Deadline | None) -> Deadline:
+    return deadline or Deadline.after(settings.ASA_DEADLINE_MS)
+
+
+def _timeout(deadline: Deadline, what: str) -> ledger.Statement:
+    """The statement that gives what follows the time left, or DeadlinePassed if none is."""
+    return TIMEOUT_SQL, [f"{deadline.check(what)}ms"]
+
+
 def record_unmatched(
-    *, token: str, card_token: str, result: str, reason: str, body: bytes, account_id=None
+    *,
+    token: str,
+    card_token: str,
+    result: str,
+    reason: str,
+    body: bytes,
+    account_id: int | None = None,
+    deadline: Deadline | None = None,
 ) -> Answer:
     """Record a request that cannot become a Transaction; a retry gets the first answer."""
-    kept = body[:BODY_KEPT].decode(errors="replace")
+    deadline = _deadline(deadline)
+    kept = kept_body(body)
     with transaction.atomic(durable=True), connection.cursor() as cursor:
-        _set_timeout(cursor)
+        cursor.execute(*_timeout(deadline, "recording the request"))
         cursor.execute(UNMATCHED_SQL, [token, account_id, card_token, result, reason, kept])
         if token:
             cursor.execute(UNMATCHED_ANSWER_SQL, [token])
@@ -169,31 +245,40 @@ def record_unmatched(
     return Answer(token or None, result, reason)
 
 
-def _set_timeout(cursor) -> None:
-    cursor.execute(TIMEOUT_SQL, [f"{settings.ASA_STATEMENT_TIMEOUT_MS}ms"])
+def kept_body(body: bytes) -> str:
+    """The start of a request body as text PostgreSQL stores: no NUL, no lone surrogate."""
+    text = body[:BODY_KEPT].decode("utf-8", "replace")
+    return text.replace("\x00", "\\x00")
 
 
-def authorize(request: AuthorizationRequest, *, body: bytes = b"") -> Answer:
-    """Decide and record one authorization; the same token again returns the first answer."""
+def authorize(
+    request: AuthorizationRequest, *, body: bytes = b"", deadline: Deadline | None = None
+) -> Answer:
+    """Decide and record one authorization request; the same request again gets the first
+    answer and changes nothing. DeadlinePassed: nothing was recorded."""
+    deadline = _deadline(deadline)
     try:
         with transaction.atomic(durable=True), connection.cursor() as cursor:
-            return _authorize(cursor, request, body)
+            answer = _authorize(cursor, request, body, deadline)
+            # Past this point the answer is too late for Lithic: roll it back instead.
+            deadline.check("committing the decision")
+            return answer
     except IntegrityError:
-        # A concurrent request with the same token recorded its answer first.
-        stored = stored_answer(request.token)
+        # A concurrent copy of this request recorded its answer first.
+        stored = stored_answer(request)
         if stored is None:
             raise
         return stored
 
 
-def stored_answer(token: str) -> Answer | None:
+def stored_answer(request: AuthorizationRequest) -> Answer | None:
     with connection.cursor() as cursor:
-        cursor.execute(STORED_ANSWER_SQL, [token, token])
+        cursor.execute(STORED_ANSWER_SQL, [request.record_token, request.token])
         row = cursor.fetchone()
-    return None if row is None else Answer(token, row[0], row[1], replay=True)
+    return None if row is None else Answer(request.token, row[0], row[1], replay=True)
 
 
-def _card_from_row(row: tuple) -> _Card:
+def _card_from_row(row: Sequence[Any]) -> _Card:
     stored_setting = row[14]
     if stored_setting is None:
         block_high_risk = get_spec(HIGH_RISK_SETTING).default
@@ -234,10 +319,16 @@ def _merchant_refusal(card: _Card, mcc: str) -> str:
 
 
 def _limit_check(
-    *, what: str, limit: Decimal, duration: str, spent: Decimal, amount: Decimal
+    *,
+    what: str,
+    limit: Decimal,
+    duration: str,
+    periods: tuple[str, str] | None,
+    spent: Decimal,
+    amount: Decimal,
 ) -> dict[str, Any]:
     remaining = limit - spent
-    return {
+    check = {
         "rule": what,
         "limit": str(limit),
         "duration": duration,
@@ -246,33 +337,59 @@ def _limit_check(
         "amount": str(amount),
         "passed": amount <= remaining,
     }
+    if periods is not None and periods[0] != periods[1]:
+        check["window"] = f"{periods[0]} to {periods[1]}"
+    return check
 
 
-def _authorize(cursor, request: AuthorizationRequest, body: bytes) -> Answer:
-    # One round trip: the budget for what follows, an earlier answer, and the card.
-    timeout = f"{settings.ASA_STATEMENT_TIMEOUT_MS}ms"
+@dataclass
+class _Context:
+    cursor: Any
+    request: AuthorizationRequest
+    card: _Card
+    now: datetime.datetime
+    deadline: Deadline
+    transaction_id: int | None  # an earlier request started the transaction
+
+    def record(self, result: str, reason: str = "", **options: Any) -> Answer:
+        if self.transaction_id is None:
+            return _record_new(self, result, reason, **options)
+        return _record_increment(self, result, reason, **options)
+
+
+def _authorize(cursor, request: AuthorizationRequest, body: bytes, deadline: Deadline) -> Answer:
+    # One round trip: the time left, an earlier answer, the transaction, and the card.
     card_params = {
         "mcc": request.mcc,
         "setting": HIGH_RISK_SETTING,
         "card_token": request.card_token,
     }
-    _, stored, card_rows = ledger.run_batch(
+    _, stored, known, card_rows = ledger.run_batch(
         cursor,
-        [(TIMEOUT_SQL, [timeout]), (STORED_ANSWER_SQL, [request.token, request.token]),
+        [_timeout(deadline, "reading the card"),
+         (STORED_ANSWER_SQL, [request.record_token, request.token]),
+         (KNOWN_TRANSACTION_SQL, [request.token]),
          (CARD_SQL, card_params)],
     )  # fmt: skip
     if stored:
         return Answer(request.token, stored[0][0], stored[0][1], replay=True)
 
-    card = _card_from_row(card_rows[0]) if card_rows else None
-    if card is None:
+    if not card_rows:
         cursor.execute(
             UNMATCHED_SQL,
             [request.token, None, request.card_token, CARD_PAUSED, "unknown card",
-             body[:BODY_KEPT].decode(errors="replace")],
+             kept_body(body)],
         )  # fmt: skip
         return Answer(request.token, CARD_PAUSED, "unknown card")
-    now = timezone.now()
+    card = _card_from_row(card_rows[0])
+    context = _Context(
+        cursor=cursor,
+        request=request,
+        card=card,
+        now=timezone.now(),
+        deadline=deadline,
+        transaction_id=known[0][0] if known else None,
+    )
     trace = card.trace
 
     refusal = _card_refusal(card, request)
@@ -281,12 +398,12 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes) -> Answer:
          "account_status": card.account_status, "passed": not refusal}
     )  # fmt: skip
     if refusal:
-        return _record(cursor, request, card, now, CARD_PAUSED, refusal)
+        return context.record(CARD_PAUSED, refusal)
     if request.status == TransactionType.BALANCE_INQUIRY:
-        return _record(cursor, request, card, now, APPROVED, status=TransactionStatus.SETTLED)
+        return _balance_inquiry(context)
     if request.status in CREDIT_TYPES:
         # Money coming in: no merchant, limit or balance rule applies; it posts when it settles.
-        return _record(cursor, request, card, now, APPROVED, status=TransactionStatus.PENDING)
+        return context.record(APPROVED, status=TransactionStatus.PENDING)
 
     refusal = _merchant_refusal(card, request.mcc)
     trace.append(
@@ -295,36 +412,39 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes) -> Answer:
          "account_blocks_high_risk": card.block_high_risk, "passed": not refusal}
     )  # fmt: skip
     if refusal:
-        return _record(cursor, request, card, now, UNAUTHORIZED_MERCHANT, refusal)
+        return context.record(UNAUTHORIZED_MERCHANT, refusal)
 
-    card_period = ledger.period_for(card.spend_limit_duration, now)
-    profile_period = ledger.period_for(card.profile_limit_duration, now)
+    now = context.now
+    card_periods = periods_read(card.spend_limit_duration if card.spend_limit > 0 else None, now)
+    profile_periods = periods_read(card.profile_limit_duration if card.profile_limit else None, now)
+    cursor.execute(*_timeout(deadline, "locking the account"))
     locked = ledger.account_lock(
-        cursor, card.account_id, counters=(card.id, card_period, card.profile_id, profile_period)
+        cursor,
+        card.account_id,
+        spend=ledger.SpendQuery(card.id, card_periods, card.profile_id, profile_periods),
     )
     balance, held, spent = locked.balance, locked.held, locked.spent
     if locked.deleted or locked.status != "ACTIVE":
         # Changed between the card read and the lock.
         reason = "account deleted" if locked.deleted else f"account {locked.status.lower()}"
         trace.append({"rule": "account_under_lock", "account_status": locked.status})
-        return _record(cursor, request, card, now, CARD_PAUSED, reason)
+        return context.record(CARD_PAUSED, reason)
 
     amount = request.amount
-    zero = Decimal("0.00")
     checks = []
     if card.spend_limit > 0:
-        used = spent.get((CounterScope.CARD, card_period), zero) if card_period else zero
         checks.append(
             _limit_check(what="card_spend_limit", limit=card.spend_limit,
-                         duration=card.spend_limit_duration, spent=used, amount=amount)
+                         duration=card.spend_limit_duration, periods=card_periods,
+                         spent=spent.get(CounterScope.CARD, ZERO), amount=amount)
         )  # fmt: skip
     else:
         trace.append({"rule": "card_spend_limit", "limit": "none", "passed": True})
     if card.profile_limit is not None and card.profile_limit > 0:
-        used = spent.get((CounterScope.PROFILE, profile_period), zero) if profile_period else zero
         checks.append(
             _limit_check(what="profile_spend_limit", limit=card.profile_limit,
-                         duration=card.profile_limit_duration, spent=used, amount=amount)
+                         duration=card.profile_limit_duration or "", periods=profile_periods,
+                         spent=spent.get(CounterScope.PROFILE, ZERO), amount=amount)
         )  # fmt: skip
     for check in checks:
         trace.append(check)
@@ -333,7 +453,7 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes) -> Answer:
                 f"{check['rule'].replace('_', ' ')} {check['limit']} {check['duration']}: "
                 f"{check['remaining']} left, {amount} asked"
             )
-            return _record(cursor, request, card, now, VELOCITY_EXCEEDED, reason)
+            return context.record(VELOCITY_EXCEEDED, reason)
 
     available = balance - held
     funds_ok = amount <= available
@@ -343,62 +463,150 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes) -> Answer:
     )  # fmt: skip
     if not funds_ok:
         reason = f"available balance {available}, {amount} asked"
-        return _record(cursor, request, card, now, INSUFFICIENT_FUNDS, reason)
-
-    windows = ledger.counter_windows(card_id=card.id, profile_id=card.profile_id, moment=now)
-    account_id = card.account_id
-    return _record(
-        cursor, request, card, now, APPROVED, hold=amount, counted=True,
-        then=[
-            ledger.counters_add_statement(account_id=account_id, windows=windows, delta=amount),
-            ledger.funds_hold_statement(account_id=account_id, delta=amount),
-        ],
-    )  # fmt: skip
+        return context.record(INSUFFICIENT_FUNDS, reason)
+    return context.record(APPROVED, hold=amount)
 
 
-def _record(
-    cursor,
-    request: AuthorizationRequest,
-    card: _Card,
-    now: datetime.datetime,
+def _balance_inquiry(context: _Context) -> Answer:
+    """Card and account pass: answer with the posted balance and what is available."""
+    account_id = context.card.account_id
+    context.cursor.execute(FUNDS_SQL, [account_id])
+    balance, held = context.cursor.fetchone()
+    context.card.trace.append(
+        {"rule": "balance_inquiry", "balance": str(balance), "held": str(held), "passed": True}
+    )
+    answer = context.record(APPROVED, status=TransactionStatus.SETTLED)
+    return Answer(
+        answer.token, answer.result, answer.reason, balance=balance, available=balance - held
+    )
+
+
+def _decision(context: _Context, result: str, reason: str) -> str:
+    context.card.trace.append({"result": result, "reason": reason})
+    return json.dumps({"checked_at": context.now.isoformat(), "steps": context.card.trace})
+
+
+def _event_params(context: _Context, result: str, reason: str) -> dict[str, Any]:
+    request = context.request
+    return {
+        "event_token": request.record_token,
+        "account_id": context.card.account_id,
+        "type": request.status,
+        "amount": request.amount,
+        "result": result,
+        "reason": reason[:255],
+        "source": EventSource.ASA.value,
+        "network_event_token": request.event_token,
+        "request_id": request.request_id[:100],
+        "created": request.created or context.now,
+        "now": context.now,
+    }
+
+
+def _record_new(
+    context: _Context,
     result: str,
     reason: str = "",
     *,
     status: str | None = None,
-    hold: Decimal = Decimal("0.00"),
-    counted: bool = False,
-    then: list[ledger.Statement] = (),
+    hold: Decimal = ZERO,
 ) -> Answer:
+    """The first request of a transaction: the transaction, its event, and an approval's hold
+    and counters, in one round trip."""
+    request, card = context.request, context.card
     if status is None:
         status = TransactionStatus.PENDING if result == APPROVED else TransactionStatus.DECLINED
-    card.trace.append({"result": result, "reason": reason})
-    insert = (
-        INSERT_TRANSACTION_SQL,
-        {
-            "token": request.token,
-            "account_id": card.account_id,
-            "card_id": card.id,
-            "profile_id": card.profile_id if counted else None,
-            "amount": request.amount,
-            "hold": hold,
-            "currency": request.currency,
-            "descriptor": request.merchant_descriptor,
-            "city": request.merchant_city,
-            "country": request.merchant_country,
-            "mcc": request.mcc,
-            "type": request.status,
-            "status": str(status),
-            "result": result,
-            "reason": reason,
-            "counted": counted,
-            "decision": json.dumps({"checked_at": now.isoformat(), "steps": card.trace}),
-            "now": now,
-            "event_token": uuid.uuid5(EVENT_NAMESPACE, f"{request.token}:{request.status}"),
-            "created": request.created or now,
-        },
+    counted = bool(hold)
+    params = _event_params(context, result, reason)
+    params.update(
+        token=request.token,
+        card_id=card.id,
+        profile_id=card.profile_id if counted else None,
+        hold=hold,
+        currency=request.currency,
+        descriptor=request.merchant_descriptor,
+        city=request.merchant_city,
+        country=request.merchant_country,
+        mcc=request.mcc,
+        status=str(status),
+        counted=counted,
+        decision=_decision(context, result, reason),
     )
-    # The record and the approval's counter and hold changes go in one round trip.
-    counts = ledger.run_batch(cursor, [insert, *then])
-    if then and counts[-1] != 1:
-        raise RuntimeError(f"hold on account {card.account_id} would go negative")
+    statements: list[ledger.Statement] = [
+        _timeout(context.deadline, "recording the decision"),
+        (INSERT_TRANSACTION_SQL, params),
+    ]
+    if hold:
+        statements += _hold_statements(
+            card, profile_id=card.profile_id, moment=context.now, spend=hold, hold=hold
+        )
+    _run(context.cursor, statements, card=card, holds=bool(hold))
     return Answer(request.token, result, reason)
+
+
+def _hold_statements(
+    card: _Card, *, profile_id: int | None, moment: datetime.datetime, spend: Decimal, hold: Decimal
+) -> list[ledger.Statement]:
+    """An approval's money: `spend` added to the counters of `moment`'s day, `hold` held."""
+    windows = ledger.counter_windows(card_id=card.id, profile_id=profile_id, moment=moment)
+    return [
+        ledger.counters_add_statement(account_id=card.account_id, windows=windows, delta=spend),
+        ledger.funds_hold_statement(account_id=card.account_id, delta=hold),
+    ]
+
+
+def _run(cursor, statements: list[ledger.Statement], *, card: _Card, holds: bool) -> None:
+    """The record's statements in one round trip; a hold must have been placed."""
+    counts = ledger.run_batch(cursor, statements)
+    if holds and counts[-1] != 1:
+        raise RuntimeError(f"hold on account {card.account_id} would go negative")
+
+
+def _record_increment(
+    context: _Context,
+    result: str,
+    reason: str = "",
+    *,
+    status: str | None = None,
+    hold: Decimal = ZERO,
+) -> Answer:
+    """A later request on a known transaction: its own event and, approved, a bigger hold.
+
+    The status of a balance inquiry or a credit is that of the transaction already recorded;
+    an approved debit makes the transaction PENDING with the hold grown by its amount.
+    """
+    cursor, request, card = context.cursor, context.request, context.card
+    params = _event_params(context, result, reason)
+    params.update(
+        transaction_id=context.transaction_id, decision=_decision(context, result, reason)
+    )
+    statements: list[ledger.Statement] = [
+        _timeout(context.deadline, "recording the decision"),
+        (INSERT_EVENT_SQL, params),
+    ]
+    if hold:
+        # The account is locked (the approval was decided under its lock); now the transaction.
+        cursor.execute(LOCK_TRANSACTION_SQL, [context.transaction_id])
+        _status, txn_hold, settled, counted, profile_id, dated = cursor.fetchone()
+        # A transaction not counted yet (its first request was declined) counts all of it now.
+        spend = hold if counted else hold + txn_hold + settled
+        profile_id = profile_id if counted else card.profile_id
+        statements.append(
+            (GROW_HOLD_SQL, {"amount": hold, "profile_id": profile_id, "now": context.now,
+                             "transaction_id": context.transaction_id})
+        )  # fmt: skip
+        statements += _hold_statements(
+            card, profile_id=profile_id, moment=dated, spend=spend, hold=hold
+        )
+    _run(cursor, statements, card=card, holds=bool(hold))
+    return Answer(request.token, result, reason)
+
+
+__all__ = [
+    "APPROVED",
+    "Answer",
+    "AuthorizationRequest",
+    "DeadlinePassed",
+    "authorize",
+    "record_unmatched",
+]

@@ -1,4 +1,4 @@
-"""Lithic's view of a transaction, applied here: `card_transaction.updated` and reconciliation.
+"""A transaction's events, applied here: Lithic's reports, our answers, the services.
 
 Lithic delivers a transaction's events at least once and in any order, in payloads that carry
 the transaction's events so far (sometimes only some of them). Everything here follows from one
@@ -6,20 +6,22 @@ rule: the state of a transaction is a function of the *set* of its events, folde
 order (`created`, then the lifecycle order of the event types, then the token). So
 
 - an event already recorded (its token is in `transaction_events`) changes nothing;
-- new events that come after everything recorded are folded onto the current state — the common
-  case, and exactly what the settle / void / expire / refund services do;
-- a new event that belongs *before* something already recorded (a late delivery) makes the whole
-  set be folded again from the start;
+- new events are added to the set and the whole set is folded again from the start, so a late
+  delivery lands where it belongs;
 
 and the difference between the folded state and the stored one is what moves: the account's
 held funds by the change of the hold, the spend counters by the change of hold + settled, and the
-ledger by one entry per new clearing or return (a posting depends on its event alone, not on the
-order). Whatever order the events arrive in, the transaction, the holds, the counters and the
-balance end where they would have in order, and each Lithic event token moves money once.
+ledger by one entry per new clearing, correction or return (a posting depends on its event
+alone, not on the order). Whatever order the events arrive in, the transaction, the holds, the
+counters and the balance end where they would have in order, and each event token moves money
+once.
 
-The authorization the ASA responder answered is recorded under a token of its own (Lithic's
-event token is not in the request); the first authorization event Lithic reports for that
-transaction is that same event and is not applied a second time.
+Our responder's answers are events too (source ASA), recorded under tokens of their own. They
+are provisional: when Lithic reports the same authorization (the event whose token the request
+carried, or else the authorization of the same type in the same place in the order), Lithic's
+event counts in the fold instead. Lithic's word wins: an approval Lithic declined after all (its
+own rules, our answer too late or unreadable) releases its hold and its spend, and a decline
+Lithic approved (stand-in) holds and counts what Lithic approved.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from django.utils import timezone
 
 from cards.models import Card
 from transactions import ledger
-from transactions.authorization import CREDIT_TYPES, DEBIT_TYPES, EVENT_NAMESPACE
+from transactions.authorization import CREDIT_TYPES, DEBIT_TYPES
 from transactions.errors import (
     AmountInvalid,
     EventOutOfSequence,
@@ -44,6 +46,7 @@ from transactions.errors import (
     UnknownCard,
 )
 from transactions.models import (
+    EventSource,
     EventType,
     LedgerEntryKind,
     Transaction,
@@ -91,6 +94,10 @@ class Event:
     amount: Decimal
     created: datetime.datetime
     result: str = "APPROVED"
+    reason: str = ""  # why it was declined (our rule, or Lithic's detailed results)
+    source: str = EventSource.LITHIC
+    network_event_token: uuid.UUID | None = None  # ASA: Lithic's token of the request
+    order: int = 0  # ASA: the order the requests were recorded in
 
     @property
     def sort_key(self) -> tuple:
@@ -109,6 +116,7 @@ class State:
     hold: Decimal = ZERO
     settled: Decimal = ZERO
     refunded: Decimal = ZERO
+    declined_reason: str = ""
 
     @property
     def spend(self) -> Decimal:
@@ -134,7 +142,9 @@ def step(state: State, event: Event, *, txn_type: str) -> State:
         if not event.approved:
             if state.settled or state.hold:
                 return state  # a declined incremental authorization changes nothing
-            return replace(state, status=TransactionStatus.DECLINED)
+            return replace(
+                state, status=TransactionStatus.DECLINED, declined_reason=_declined_reason(event)
+            )
         if credit or kind == EventType.BALANCE_INQUIRY:
             return state
         return replace(state, status=TransactionStatus.PENDING, hold=state.hold + event.amount)
@@ -172,6 +182,41 @@ def step(state: State, event: Event, *, txn_type: str) -> State:
     raise ValueError(f"unknown event type {kind}")
 
 
+def _declined_reason(event: Event) -> str:
+    if event.source == EventSource.ASA:
+        return event.reason or f"declined ({event.result})"
+    return f"declined at Lithic: {event.reason or event.result}"[:255]
+
+
+def effective_events(events: Iterable[Event]) -> list[Event]:
+    """The events that count: Lithic's, and our answers Lithic has not reported yet.
+
+    Our answer to a request is the same authorization as Lithic's event with the token the
+    request carried; without one, the n-th answer of a type is Lithic's n-th authorization
+    event of that type not already claimed by a token.
+    """
+    lithic = [e for e in events if e.source != EventSource.ASA]
+    answers = sorted(
+        (e for e in events if e.source == EventSource.ASA), key=lambda e: (e.created, e.order)
+    )
+    reported = {e.token for e in lithic}
+    claimed = {a.network_event_token for a in answers if a.network_event_token in reported}
+    by_type: dict[str, list[Event]] = {}
+    for event in sorted(lithic, key=lambda e: e.sort_key):
+        if event.type in AUTHORIZATION_TYPES and event.token not in claimed:
+            by_type.setdefault(event.type, []).append(event)
+    standing = []
+    for answer in answers:
+        if answer.network_event_token is not None:
+            if answer.network_event_token not in reported:
+                standing.append(answer)
+        elif by_type.get(answer.type):
+            by_type[answer.type].pop(0)  # Lithic reported it: its event counts instead
+        else:
+            standing.append(answer)
+    return [*lithic, *standing]
+
+
 def fold(state: State, events: Iterable[Event], *, txn_type: str) -> State:
     for event in sorted(events, key=lambda e: e.sort_key):
         state = step(state, event, txn_type=txn_type)
@@ -181,7 +226,7 @@ def fold(state: State, events: Iterable[Event], *, txn_type: str) -> State:
 def posting(event: Event, *, txn_type: str) -> tuple[Decimal, str] | None:
     """The ledger entry (signed amount, kind) an event makes, whatever came before it."""
     credit = txn_type in CREDIT_TYPES
-    if not event.approved or not event.amount:
+    if event.source == EventSource.ASA or not event.approved or not event.amount:
         return None
     if event.type == EventType.CLEARING:
         if credit:
@@ -204,30 +249,19 @@ def posting(event: Event, *, txn_type: str) -> tuple[Decimal, str] | None:
 
 def _stored_events(txn: Transaction) -> list[Event]:
     return [
-        Event(token=e.token, type=e.type, amount=e.amount, created=e.created, result=e.result)
+        Event(
+            token=e.token,
+            type=e.type,
+            amount=e.amount,
+            created=e.created,
+            result=e.result,
+            reason=e.reason,
+            source=e.source,
+            network_event_token=e.network_event_token,
+            order=e.pk,
+        )
         for e in TransactionEvent.all_objects.filter(transaction_id=txn.pk)
     ]
-
-
-def _asa_event_token(txn: Transaction) -> uuid.UUID:
-    return uuid.uuid5(EVENT_NAMESPACE, f"{txn.token}:{txn.type}")
-
-
-def _new_events(txn: Transaction, stored: list[Event], incoming: list[Event]) -> list[Event]:
-    known = {e.token for e in stored}
-    asa_token = _asa_event_token(txn)
-    answered_by_asa = asa_token in known
-    fresh, seen = [], set()
-    for event in sorted(incoming, key=lambda e: e.sort_key):
-        if event.token in known or event.token in seen:
-            continue
-        if answered_by_asa and event.type == txn.type and event.type in AUTHORIZATION_TYPES:
-            # The authorization the responder answered, under Lithic's token: applied already.
-            answered_by_asa = False
-            continue
-        seen.add(event.token)
-        fresh.append(event)
-    return fresh
 
 
 def _current_state(txn: Transaction) -> State:
@@ -236,6 +270,7 @@ def _current_state(txn: Transaction) -> State:
         hold=txn.hold_amount,
         settled=txn.settled_amount,
         refunded=txn.refunded_amount,
+        declined_reason=txn.declined_reason,
     )
 
 
@@ -243,21 +278,24 @@ def converge(txn: Transaction, incoming: list[Event]) -> tuple[Transaction, list
     """Apply the events of `incoming` not recorded yet; the caller holds the account lock and
     the transaction's row lock. Returns the transaction and the events that were new."""
     stored = _stored_events(txn)
-    fresh = _new_events(txn, stored, incoming)
+    known = {e.token for e in stored}
+    fresh: list[Event] = []
+    for event in sorted(incoming, key=lambda e: e.sort_key):
+        if event.token not in known:
+            known.add(event.token)
+            fresh.append(event)
     if not fresh:
         return txn, []
     before = _current_state(txn)
-    latest = max((e.sort_key for e in stored), default=None)
-    if latest is None or all(e.sort_key > latest for e in fresh):
-        after = fold(before, fresh, txn_type=txn.type)
-    else:
-        after = fold(initial_state(txn.type), [*stored, *fresh], txn_type=txn.type)
+    # A transaction recorded before its events were (demo data) starts from what it is.
+    start = initial_state(txn.type) if stored else before
+    after = fold(start, effective_events([*stored, *fresh]), txn_type=txn.type)
     if after.refunded > after.settled:
         raise EventOutOfSequence(
             f"transaction {txn.token}: returns {after.refunded} exceed what settled "
             f"({after.settled}); waiting for the clearing"
         )
-    _move_money(txn, before, after, fresh)
+    changed = _move_money(txn, before, after, fresh)
     TransactionEvent.objects.bulk_create(
         [
             TransactionEvent(
@@ -267,17 +305,19 @@ def converge(txn: Transaction, incoming: list[Event]) -> tuple[Transaction, list
                 type=e.type,
                 amount=e.amount,
                 result=e.result,
+                reason=e.reason[:255],
+                source=e.source,
                 created=e.created,
             )
             for e in fresh
         ]
     )
+    if after.status == TransactionStatus.DECLINED and before.status != TransactionStatus.DECLINED:
+        txn.declined_reason = after.declined_reason or "declined at Lithic"
     txn.status = after.status
     txn.hold_amount = after.hold
     txn.settled_amount = after.settled
     txn.refunded_amount = after.refunded
-    if txn.status == TransactionStatus.DECLINED and not txn.declined_reason:
-        txn.declined_reason = "declined at Lithic"
     txn.save(
         update_fields=[
             "status",
@@ -285,18 +325,31 @@ def converge(txn: Transaction, incoming: list[Event]) -> tuple[Transaction, list
             "settled_amount",
             "refunded_amount",
             "declined_reason",
+            *changed,
             "updated_at",
         ]
     )
     return txn, fresh
 
 
-def _move_money(txn: Transaction, before: State, after: State, fresh: list[Event]) -> None:
+def _move_money(txn: Transaction, before: State, after: State, fresh: list[Event]) -> list[str]:
+    """Move the holds, the counters and the ledger by what changed; returns the transaction
+    fields it changed (a debit Lithic approved becomes counted against the limits)."""
+    changed: list[str] = []
+    spend_delta = after.spend - before.spend
+    if not txn.counted and txn.type in DEBIT_TYPES and after.spend > 0:
+        # Approved after all (Lithic's stand-in, or a force post): it counts from now on, all
+        # of it, against the card's and its profile's limits.
+        txn.counted = True
+        txn.profile_id = Card.all_objects.filter(pk=txn.card_id).values_list(
+            "profile_id", flat=True
+        )[0]
+        spend_delta = after.spend
+        changed = ["counted", "profile"]
     with connection.cursor() as cursor:
         hold_delta = after.hold - before.hold
         if hold_delta:
             ledger.funds_hold(cursor, account_id=txn.account_id, delta=hold_delta)
-        spend_delta = after.spend - before.spend
         if txn.counted and spend_delta:
             ledger.counters_add(
                 cursor,
@@ -318,6 +371,7 @@ def _move_money(txn: Transaction, before: State, after: State, fresh: list[Event
             transaction_id=txn.pk,
             event_token=event.token,
         )
+    return changed
 
 
 def lock_transaction(token: uuid.UUID | str) -> Transaction | None:
@@ -352,6 +406,7 @@ class NetworkTransaction:
     merchant_country: str = ""
     mcc: str = ""
     result: str = "APPROVED"
+    status: str = TransactionStatus.PENDING  # Lithic's status (used when it sent no events)
 
 
 def _transaction_type(events: list[Event]) -> str:
@@ -362,8 +417,13 @@ def _transaction_type(events: list[Event]) -> str:
 
 
 def _new_transaction(report: NetworkTransaction, card: Card) -> Transaction:
+    """The transaction Lithic saw first (ASA off, a force post, a decline before ASA), as its
+    first state; `converge` then applies its events (and counts it, once approved)."""
     txn_type = _transaction_type(report.events)
-    approved_debit = txn_type in DEBIT_TYPES and report.result == "APPROVED"
+    status, reason = initial_state(txn_type).status, ""
+    if not report.events and report.status == TransactionStatus.DECLINED:
+        # Lithic sent no events to fold (they are optional): its status is all there is.
+        status, reason = TransactionStatus.DECLINED, f"declined at Lithic: {report.result}"
     return Transaction.objects.create(
         token=report.token,
         account_id=card.account_id,
@@ -375,11 +435,10 @@ def _new_transaction(report: NetworkTransaction, card: Card) -> Transaction:
         merchant_country=report.merchant_country[:3],
         mcc=report.mcc,
         type=txn_type,
-        status=initial_state(txn_type).status,
+        status=status,
         result=report.result[:40],
+        declined_reason=reason[:255],
         transaction_date=report.created,
-        profile_id=card.profile_id if approved_debit else None,
-        counted=approved_debit,
     )
 
 

@@ -19,14 +19,9 @@ from django.db.models import F
 
 from accounts.models import Account
 from core.history import history_bypass
-from spending.models import SpendLimitDuration
 from transactions.errors import BalanceWouldGoNegative
-from transactions.models import (
-    LIFETIME_PERIOD,
-    CounterScope,
-    LedgerEntry,
-    LedgerEntryKind,
-)
+from transactions.models import CounterScope, LedgerEntry, LedgerEntryKind
+from transactions.spend_windows import periods_written
 
 # FOR NO KEY UPDATE, not FOR UPDATE: it serialises the writers of this account's money but does
 # not block the KEY SHARE locks that inserting rows referencing the account (its transactions,
@@ -54,10 +49,13 @@ UPDATE account_funds SET held = held + %s, updated_at = now()
 WHERE account_id = %s AND held + %s >= 0
 """
 
+# The spend in the card's and the profile's windows: a range of day counters (or the lifetime
+# counter) each, read through the (scope, owner_id, period) unique index. NULL bounds read none.
 COUNTERS_READ_SQL = """
-SELECT scope, owner_id, period, amount FROM spend_counters
-WHERE (scope = 'CARD' AND owner_id = %s AND period = %s)
-   OR (scope = 'PROFILE' AND owner_id = %s AND period = %s)
+SELECT scope, SUM(amount) FROM spend_counters
+WHERE (scope = 'CARD' AND owner_id = %s AND period BETWEEN %s AND %s)
+   OR (scope = 'PROFILE' AND owner_id = %s AND period BETWEEN %s AND %s)
+GROUP BY scope
 """
 
 COUNTERS_ADD_SQL_HEAD = """
@@ -67,22 +65,6 @@ COUNTERS_ADD_SQL_TAIL = """
 ON CONFLICT (scope, owner_id, period)
 DO UPDATE SET amount = spend_counters.amount + EXCLUDED.amount, updated_at = now()
 """
-
-
-def period_keys(moment: datetime.datetime) -> tuple[str, str, str]:
-    """The calendar month, calendar year (both UTC) and lifetime windows a moment falls in."""
-    utc = moment.astimezone(datetime.UTC)
-    return f"{utc.year:04d}-{utc.month:02d}", f"{utc.year:04d}", LIFETIME_PERIOD
-
-
-def period_for(duration: str | None, moment: datetime.datetime) -> str | None:
-    """The counter window a limit of this duration reads; None for per-transaction limits."""
-    month, year, life = period_keys(moment)
-    return {
-        SpendLimitDuration.MONTHLY: month,
-        SpendLimitDuration.ANNUALLY: year,
-        SpendLimitDuration.FOREVER: life,
-    }.get(duration)
 
 
 Statement = tuple[str, Sequence[Any] | Mapping[str, Any]]
@@ -112,24 +94,37 @@ class LockedAccount:
     status: str
     deleted: bool
     held: Decimal
-    spent: dict[tuple[str, str], Decimal]
+    spent: dict[str, Decimal]  # by scope: the spend in that scope's window
 
 
-def account_lock(
-    cursor,
-    account_id: int,
-    *,
-    counters: tuple[int, str | None, int | None, str | None] | None = None,
-) -> LockedAccount:
+PeriodRange = tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class SpendQuery:
+    """Which windows to read under the lock: the card's and the profile's period ranges."""
+
+    card_id: int
+    card_periods: PeriodRange
+    profile_id: int | None
+    profile_periods: PeriodRange
+
+    def params(self) -> list[Any]:
+        card = self.card_periods or (None, None)
+        profile = self.profile_periods or (None, None)
+        return [self.card_id, *card, self.profile_id, *profile]
+
+
+def account_lock(cursor, account_id: int, *, spend: SpendQuery | None = None) -> LockedAccount:
     """Lock the account row; its posted balance, status, open holds and (optionally) the spend
-    counters `(card_id, card_period, profile_id, profile_period)`, all read after the lock.
+    in the card's and the profile's windows, all read after the lock.
 
     The first time the ledger touches an account its funds row and OPENING entry are created
     here, so the ledger always sums to the balance.
     """
     statements: list[Statement] = [(ACCOUNT_LOCK_SQL, [account_id]), (FUNDS_READ_SQL, [account_id])]
-    if counters is not None:
-        statements.append((COUNTERS_READ_SQL, list(counters)))
+    if spend is not None:
+        statements.append((COUNTERS_READ_SQL, spend.params()))
     results = run_batch(cursor, statements)
     balance, status, deleted = results[0][0]
     held = results[1][0][0] if results[1] else None
@@ -137,9 +132,9 @@ def account_lock(
         cursor.execute(FUNDS_OPEN_SQL, [account_id])
         cursor.execute(OPENING_ENTRY_SQL, [account_id, balance, balance])
         held = Decimal("0.00")
-    spent = {}
-    if counters is not None:
-        spent = {(scope, period): value for scope, _owner, period, value in results[2]}
+    spent: dict[str, Decimal] = {}
+    if spend is not None:
+        spent = {scope: value for scope, value in results[2]}
     return LockedAccount(balance, status, deleted, held, spent)
 
 
@@ -163,7 +158,7 @@ def counters_add(
     moment: datetime.datetime,
     delta: Decimal,
 ) -> None:
-    """Add `delta` to the card's (and the profile's) month, year and lifetime counters."""
+    """Add `delta` to the card's (and the profile's) counters of `moment`'s day and lifetime."""
     windows = counter_windows(card_id=card_id, profile_id=profile_id, moment=moment)
     if delta >= 0:
         cursor.execute(*counters_add_statement(account_id=account_id, windows=windows, delta=delta))
@@ -185,7 +180,8 @@ def counter_windows(
     owners = [(CounterScope.CARD.value, card_id)]
     if profile_id is not None:
         owners.append((CounterScope.PROFILE.value, profile_id))
-    return [(scope, owner, period) for scope, owner in owners for period in period_keys(moment)]
+    periods = periods_written(moment)
+    return [(scope, owner, period) for scope, owner in owners for period in periods]
 
 
 def counters_add_statement(

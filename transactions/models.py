@@ -57,6 +57,13 @@ class EventType(models.TextChoices):
     RETURN_REVERSAL = "RETURN_REVERSAL", "Return reversal"
 
 
+class EventSource(models.TextChoices):
+    """Who recorded an event: Lithic (its event token), or our responder (its answer)."""
+
+    LITHIC = "LITHIC", "Reported by Lithic"
+    ASA = "ASA", "Answered by our authorization responder"
+
+
 TRANSACTION_STATUSES = [c.value for c in TransactionStatus]
 TRANSACTION_TYPES = [c.value for c in TransactionType]
 EVENT_TYPES = [c.value for c in EventType]
@@ -178,9 +185,18 @@ class Transaction(FinancialRecord):
 
 
 class TransactionEvent(FinancialRecord):
-    """One of Lithic's events on a transaction (authorization, clearing, reversal, ...)."""
+    """One event of a transaction (authorization, clearing, reversal, ...): reported by Lithic,
+    or an authorization request our responder answered (`source` ASA).
 
-    token = models.UUIDField(unique=True, help_text="Lithic's event token")
+    An ASA event is provisional: once Lithic reports the same authorization (the event with its
+    `network_event_token`, or otherwise the authorization of the same type in the same place
+    in the order), Lithic's event counts instead and the ASA event stays as the record of what
+    we answered (transactions.events).
+    """
+
+    token = models.UUIDField(
+        unique=True, help_text="Lithic's event token, or the token of our record of a request"
+    )
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
     transaction = models.ForeignKey(
         Transaction,
@@ -192,6 +208,32 @@ class TransactionEvent(FinancialRecord):
     type = models.CharField(max_length=40, choices=EventType.choices)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     result = models.CharField(max_length=40, default="APPROVED")
+    reason = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why it was declined: our rule, or Lithic's detailed results",
+    )
+    source = models.CharField(
+        max_length=8,
+        choices=EventSource.choices,
+        default=EventSource.LITHIC,
+        db_default=EventSource.LITHIC,
+    )
+    network_event_token = models.UUIDField(
+        null=True, blank=True, help_text="ASA: Lithic's event token of the request, if it sent one"
+    )
+    request_id = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="ASA: the webhook-id of the request (the same on Lithic's retry)",
+    )
+    decision = models.JSONField(
+        null=True, blank=True, help_text="ASA: each rule checked for a later (incremental) request"
+    )
     created = models.DateTimeField(help_text="When Lithic says the event happened")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -201,6 +243,10 @@ class TransactionEvent(FinancialRecord):
         constraints = [
             models.CheckConstraint(
                 condition=Q(type__in=EVENT_TYPES), name="transaction_events_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=[c.value for c in EventSource]),
+                name="transaction_events_source_valid",
             ),
         ]
         indexes = [
@@ -220,18 +266,20 @@ LIFETIME_PERIOD = "life"
 
 
 class SpendCounter(models.Model):
-    """Spend of one card or one spending profile in one window: open holds plus settled amounts.
+    """Spend of one card or one spending profile on one UTC day, or over its lifetime: open
+    holds plus settled amounts of the counted transactions dated then.
 
-    A card or profile keeps a row for its calendar month (`2026-11`), calendar year (`2026`) and
-    lifetime (`life`) in UTC, whatever its current duration, so that changing a limit's duration
-    finds the spend already there. No per-row history: transactions and ledger entries are the
-    audit trail, and `check_ledger` recomputes every row from them.
+    A card or profile keeps a row per day it spent (`2026-11-14`) and one for its lifetime
+    (`life`), whatever its current duration: a trailing window (transactions.spend_windows) is
+    the sum of its days, so changing a limit's duration finds the spend already there. No
+    per-row history: transactions and ledger entries are the audit trail, and `check_ledger`
+    recomputes every row from them.
     """
 
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
     scope = models.CharField(max_length=8, choices=CounterScope.choices)
     owner_id = models.BigIntegerField(help_text="The card id or the spending profile id")
-    period = models.CharField(max_length=7)
+    period = models.CharField(max_length=10, help_text="A UTC day (YYYY-MM-DD) or `life`")
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -284,6 +332,7 @@ class LedgerEntryKind(models.TextChoices):
     RETURN = "RETURN", "Return (refund)"
     CREDIT = "CREDIT", "Credit (money in)"
     ADJUSTMENT = "ADJUSTMENT", "Correction by the network"
+    DISPUTE = "DISPUTE", "Dispute credit or its reversal"
 
 
 class LedgerEntry(FinancialRecord):
@@ -361,3 +410,181 @@ class UnmatchedAuthorization(FinancialRecord):
 
     def __str__(self) -> str:
         return f"{self.result}: {self.reason}"
+
+
+class Dispute(models.Model):
+    """A dispute of a card transaction as Lithic reports it, with the money it moved here.
+
+    Managed Disputes (`dispute_transaction.created` / `.updated`) carry a timeline of events
+    (`DisputeEvent`); their provisional credits and chargebacks move the cardholder's account
+    through the ledger (transactions.disputes). Chargebacks API disputes (`dispute.updated`)
+    carry a status only and move no money here.
+    """
+
+    class Source(models.TextChoices):
+        MANAGED = "MANAGED", "Managed Disputes"
+        CHARGEBACK = "CHARGEBACK", "Chargebacks API"
+
+    token = models.UUIDField(unique=True, help_text="Lithic's dispute token")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    card = models.ForeignKey(
+        "cards.Card", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    transaction = models.ForeignKey(
+        Transaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disputes",
+        db_constraint=False,
+    )
+    transaction_token = models.UUIDField(
+        null=True, blank=True, help_text="Lithic's token of the disputed transaction"
+    )
+    case_id = models.CharField(max_length=64, blank=True, default="")
+    network = models.CharField(max_length=16, blank=True, default="")
+    currency = models.CharField(max_length=3, default="USD")
+    status = models.CharField(max_length=20, blank=True, default="", help_text="Lithic's status")
+    disposition = models.CharField(max_length=20, blank=True, default="")
+    reason = models.CharField(max_length=64, blank=True, default="")
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=ZERO, help_text="Amount under dispute"
+    )
+    recovered_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    written_off_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    denied_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    remaining_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    credited = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=ZERO,
+        help_text="What the dispute has credited the account here, net (ledger entries)",
+    )
+    opened_at = models.DateTimeField(help_text="Lithic's `created`")
+    lithic_updated_at = models.DateTimeField(help_text="Lithic's `updated`")
+    payload = models.JSONField(help_text="Lithic's latest dispute object")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "disputes"
+        ordering = ("-opened_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=["MANAGED", "CHARGEBACK"]), name="disputes_source_valid"
+            ),
+            models.CheckConstraint(condition=Q(credited__gte=0), name="disputes_credited_gte_0"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-opened_at"], name="disputes_account_idx"),
+            models.Index(fields=["transaction"], name="disputes_transaction_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"dispute {self.case_id or self.token} ({self.status or 'unknown'})"
+
+
+class DisputeEvent(FinancialRecord):
+    """One event of a dispute's timeline (Managed Disputes), and the money it moved here."""
+
+    token = models.UUIDField(unique=True, help_text="Lithic's dispute event token")
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    type = models.CharField(max_length=24, help_text="WORKFLOW, FINANCIAL or CARDHOLDER_LIABILITY")
+    action = models.CharField(max_length=40, blank=True, default="", help_text="or the stage")
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    polarity = models.CharField(max_length=8, blank=True, default="")
+    reason = models.CharField(max_length=255, blank=True, default="")
+    created = models.DateTimeField(help_text="When Lithic says it happened")
+    credit = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=ZERO,
+        help_text="The ledger change this event made on the account (signed)",
+    )
+    data = models.JSONField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "dispute_events"
+        ordering = ("created", "id")
+        indexes = [models.Index(fields=["dispute", "created"], name="dispute_events_dispute_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.action} {self.amount or ''}".strip()
+
+
+class TransactionEnhancedData(models.Model):
+    """L2/L3 commercial data Lithic reports for an event of a transaction (tax, line items,
+    fleet), kept as Lithic sends it; the `.updated` event replaces it."""
+
+    token = models.UUIDField(unique=True, help_text="Lithic's enhanced data token")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="enhanced_data", db_constraint=False
+    )
+    event_token = models.UUIDField(help_text="The transaction event it describes")
+    common = models.JSONField(help_text="Tax, line items, references")
+    fleet = models.JSONField(default=list)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "transaction_enhanced_data"
+        ordering = ("recorded_at", "id")
+        verbose_name_plural = "transaction enhanced data"
+        indexes = [models.Index(fields=["transaction"], name="txn_enhanced_data_txn_idx")]
+
+    def __str__(self) -> str:
+        return f"enhanced data {self.token}"
+
+
+class BalanceReport(FinancialRecord):
+    """A balance Lithic reported (`balance.updated`) beside ours at that moment.
+
+    Lithic's financial account is matched to our account by
+    `Account.lithic_financial_account_token`; when it is one of ours, its total, pending and
+    available amounts are compared with our posted balance, open holds and available funds,
+    and a report that differs is left for reconciliation (`reconcile_lithic` lists the latest
+    one of each account).
+    """
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    financial_account_token = models.UUIDField()
+    financial_account_type = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    lithic_total = models.DecimalField(max_digits=14, decimal_places=2)
+    lithic_pending = models.DecimalField(max_digits=14, decimal_places=2)
+    lithic_available = models.DecimalField(max_digits=14, decimal_places=2)
+    our_balance = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    our_held = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    our_available = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    matches = models.BooleanField(
+        null=True, help_text="Whether Lithic's figures equal ours (empty: not one of ours)"
+    )
+    difference = models.CharField(max_length=255, blank=True, default="")
+    last_transaction_token = models.UUIDField(null=True, blank=True)
+    reported_at = models.DateTimeField(help_text="Lithic's `updated`")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "balance_reports"
+        ordering = ("-reported_at", "-id")
+        indexes = [
+            models.Index(fields=["account", "-reported_at"], name="balance_reports_account_idx"),
+            models.Index(
+                fields=["-reported_at"],
+                condition=Q(matches=False),
+                name="balance_reports_differ_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.financial_account_type} {self.lithic_total} {self.currency}"

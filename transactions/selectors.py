@@ -31,21 +31,18 @@ WHERE COALESCE(f.held, 0) <> COALESCE(h.total, 0)
 ORDER BY 1
 """
 
-# Every counter against the open and settled amounts of the counted transactions in its window.
+# Every counter against the open and settled amounts of the counted transactions of its UTC day
+# (or of all time, for `life`).
 COUNTER_MISMATCH_SQL = """
 WITH counted AS (
     SELECT card_id, profile_id, hold_amount + settled_amount AS amount,
-           to_char(transaction_date AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
-           to_char(transaction_date AT TIME ZONE 'UTC', 'YYYY') AS year
+           to_char(transaction_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
     FROM transactions WHERE counted
 ), expected AS (
     SELECT scope, owner_id, period, SUM(amount) AS amount FROM (
-        SELECT 'CARD' AS scope, card_id AS owner_id, month AS period, amount FROM counted
-        UNION ALL SELECT 'CARD', card_id, year, amount FROM counted
+        SELECT 'CARD' AS scope, card_id AS owner_id, day AS period, amount FROM counted
         UNION ALL SELECT 'CARD', card_id, 'life', amount FROM counted
-        UNION ALL SELECT 'PROFILE', profile_id, month, amount FROM counted
-                  WHERE profile_id IS NOT NULL
-        UNION ALL SELECT 'PROFILE', profile_id, year, amount FROM counted
+        UNION ALL SELECT 'PROFILE', profile_id, day, amount FROM counted
                   WHERE profile_id IS NOT NULL
         UNION ALL SELECT 'PROFILE', profile_id, 'life', amount FROM counted
                   WHERE profile_id IS NOT NULL

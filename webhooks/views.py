@@ -69,7 +69,20 @@ def lithic_webhook(request: HttpRequest) -> HttpResponse:
         )
 
     delivery = delivery_parse(body=body)
-    stored = webhook_receive(webhook_id=webhook_id, delivery=delivery)
+    try:
+        stored = webhook_receive(webhook_id=webhook_id, delivery=delivery)
+    except Exception:  # noqa: BLE001 - a signed delivery is never answered 500
+        # Not stored: Lithic retries a delivery that was not acknowledged.
+        logger.exception("Lithic webhook %s could not be stored", webhook_id)
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "storage_unavailable",
+                    "message": "The event could not be stored; deliver it again later.",
+                }
+            },
+            status=503,
+        )
     if delivery.error:
         logger.error("Lithic webhook %s kept as DEAD: %s", webhook_id, delivery.error)
     else:

@@ -400,11 +400,14 @@ class Worker:
 
     def _fail(self, event: ClaimedEvent, exc: Exception) -> str:
         delay = retry_delay(failures=event.attempts + 1, config=self.config)
+        # An error that says it is permanent (a payload that can never apply) is DEAD at once,
+        # for an operator, instead of being retried until it is.
+        max_attempts = 1 if getattr(exc, "permanent", False) else self.config.max_attempts
         with connection.cursor() as cursor:
             cursor.execute(
                 _FAIL_SQL,
                 {
-                    "max_attempts": self.config.max_attempts,
+                    "max_attempts": max_attempts,
                     "delay": delay,
                     "last_error": _error_summary(exc),
                     "id": event.id,

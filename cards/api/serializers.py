@@ -5,7 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.selectors import user_list
-from cards.models import Card, CardProduct, CardType
+from cards.models import ISSUABLE_CARD_TYPE_CHOICES, Card, CardProduct, CardType
 from cards.selectors import card_product_list
 from core.api.fields import TokenRelatedField
 from spending.models import SpendLimitDuration
@@ -104,7 +104,9 @@ class CardProductSerializer(serializers.ModelSerializer):
 class CardProductCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    card_type = serializers.ChoiceField(choices=CardType.choices, default=CardType.VIRTUAL)
+    card_type = serializers.ChoiceField(
+        choices=ISSUABLE_CARD_TYPE_CHOICES, default=CardType.VIRTUAL
+    )
     default_spend_limit = serializers.DecimalField(
         **MONEY, default=Decimal("0.00"), help_text="0 means no limit"
     )
@@ -124,7 +126,7 @@ class CardProductCreateSerializer(serializers.Serializer):
 class CardProductUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    card_type = serializers.ChoiceField(choices=CardType.choices, required=False)
+    card_type = serializers.ChoiceField(choices=ISSUABLE_CARD_TYPE_CHOICES, required=False)
     default_spend_limit = serializers.DecimalField(
         **MONEY, required=False, help_text="0 means no limit"
     )

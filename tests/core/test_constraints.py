@@ -20,8 +20,15 @@ from psycopg.types.json import Jsonb
 
 from accounts.models import Account, AccountSetting, Address, User
 from cards.models import Card, CardProduct
-from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
-from transactions.models import Transaction, TransactionEvent
+from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
+from transactions.models import (
+    BalanceReport,
+    Dispute,
+    DisputeEvent,
+    Transaction,
+    TransactionEnhancedData,
+    TransactionEvent,
+)
 from webhooks.models import Webhook
 
 MODELS = [
@@ -37,6 +44,11 @@ MODELS = [
     Transaction,
     TransactionEvent,
     Webhook,
+    Dispute,
+    DisputeEvent,
+    TransactionEnhancedData,
+    BalanceReport,
+    AuthRuleBacktest,
 ]
 
 TABLES = [
@@ -52,6 +64,11 @@ TABLES = [
     "transactions",
     "transaction_events",
     "webhooks",
+    "disputes",
+    "dispute_events",
+    "transaction_enhanced_data",
+    "balance_reports",
+    "auth_rule_backtests",
 ]
 
 BUSINESS_TABLES = TABLES[:9]
@@ -106,6 +123,11 @@ COVERED_CONSTRAINTS = [
     "webhooks_processed_has_processed_at",
     "cards_lithic_sync_status_valid",
     "spending_profiles_lithic_sync_status_valid",
+    "accounts_lithic_financial_account_token_uniq",
+    "transaction_events_source_valid",
+    "disputes_source_valid",
+    "disputes_credited_gte_0",
+    "auth_rule_backtests_status_valid",
 ]
 
 COVERED_UNIQUE_COLUMNS = [
@@ -113,6 +135,10 @@ COVERED_UNIQUE_COLUMNS = [
     "transactions.token",
     "transaction_events.token",
     "webhooks.webhook_id",
+    "disputes.token",
+    "dispute_events.token",
+    "transaction_enhanced_data.token",
+    "auth_rule_backtests.backtest_token",
 ]
 
 
@@ -218,6 +244,7 @@ class Rows:
             "balance": Decimal("0.00"),
             "currency": "USD",
             "lithic_account_token": None,
+            "lithic_financial_account_token": None,
             "tax_id": CIPHERTEXT,
             "tax_id_index": None,
         }
@@ -347,6 +374,103 @@ class Rows:
             "result": "APPROVED",
             "created": NOW,
             "recorded_at": NOW,
+        }
+
+    @cached_property
+    def dispute_id(self) -> int:
+        return self.insert("disputes")
+
+    def _disputes(self, n: int, overrides: dict) -> dict:
+        zero = Decimal("0.00")
+        return {
+            "token": NEW_UUID,
+            "source": "MANAGED",
+            "account_id": self.account_id,
+            "card_id": None,
+            "transaction_id": None,
+            "transaction_token": None,
+            "case_id": f"CASE{n}",
+            "network": "VISA",
+            "currency": "USD",
+            "status": "OPEN",
+            "disposition": "",
+            "reason": "",
+            "amount": Decimal("10.00"),
+            "recovered_amount": zero,
+            "written_off_amount": zero,
+            "denied_amount": zero,
+            "remaining_amount": Decimal("10.00"),
+            "credited": zero,
+            "opened_at": NOW,
+            "lithic_updated_at": NOW,
+            "payload": Jsonb({}),
+            "recorded_at": NOW,
+            "updated_at": NOW,
+        }
+
+    def _dispute_events(self, n: int, overrides: dict) -> dict:
+        return {
+            "deleted": None,
+            "token": NEW_UUID,
+            "dispute_id": overrides.get("dispute_id") or self.dispute_id,
+            "account_id": self.account_id,
+            "type": "WORKFLOW",
+            "action": "OPENED",
+            "amount": None,
+            "polarity": "",
+            "reason": "",
+            "created": NOW,
+            "credit": Decimal("0.00"),
+            "data": Jsonb({}),
+            "recorded_at": NOW,
+        }
+
+    def _transaction_enhanced_data(self, n: int, overrides: dict) -> dict:
+        return {
+            "token": NEW_UUID,
+            "account_id": self.account_id,
+            "transaction_id": overrides.get("transaction_id") or self.transaction_id,
+            "event_token": NEW_UUID,
+            "common": Jsonb({}),
+            "fleet": Jsonb([]),
+            "recorded_at": NOW,
+            "updated_at": NOW,
+        }
+
+    def _balance_reports(self, n: int, overrides: dict) -> dict:
+        zero = Decimal("0.00")
+        return {
+            "deleted": None,
+            "account_id": None,
+            "financial_account_token": NEW_UUID,
+            "financial_account_type": "ISSUING",
+            "currency": "USD",
+            "lithic_total": zero,
+            "lithic_pending": zero,
+            "lithic_available": zero,
+            "our_balance": None,
+            "our_held": None,
+            "our_available": None,
+            "matches": None,
+            "difference": "",
+            "last_transaction_token": None,
+            "reported_at": NOW,
+            "recorded_at": NOW,
+        }
+
+    def _auth_rule_backtests(self, n: int, overrides: dict) -> dict:
+        return {
+            "backtest_token": NEW_UUID,
+            "account_id": None,
+            "profile_id": None,
+            "rule_token": None,
+            "status": "REQUESTED",
+            "start": None,
+            "end": None,
+            "results": None,
+            "requested_by": "",
+            "requested_at": NOW,
+            "reported_at": None,
         }
 
     def _webhooks(self, n: int, overrides: dict) -> dict:
@@ -1193,6 +1317,7 @@ def test_lithic_sync_status_must_be_known(rows, table, constraint, status):
 
 LITHIC_TOKENS = [
     pytest.param("accounts", "lithic_account_token", id="account"),
+    pytest.param("accounts", "lithic_financial_account_token", id="financial-account"),
     pytest.param("cards", "lithic_card_token", id="card"),
     pytest.param("spending_profiles", "lithic_auth_rule_token", id="auth-rule"),
 ]
@@ -1236,6 +1361,44 @@ def test_row_token_is_unique(rows, table, first_deleted):
     row = rows.build(table, token=FIXED_UUID)
     with violates(f"{table}_token_key"):
         rows.write(table, row)
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("disputes", "token"),
+        ("dispute_events", "token"),
+        ("transaction_enhanced_data", "token"),
+        ("auth_rule_backtests", "backtest_token"),
+    ],
+)
+def test_lithic_record_token_is_unique(rows, table, column):
+    rows.insert(table, **{column: FIXED_UUID})
+    row = rows.build(table, **{column: FIXED_UUID})
+    with violates(f"{table}_{column}_key"):
+        rows.write(table, row)
+
+
+# --- Lithic's events beyond transactions --------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["asa", "OPERATOR", ""])
+def test_transaction_event_source_must_be_known(rows, source):
+    rows.assert_rejected("transaction_events", "transaction_events_source_valid", source=source)
+
+
+@pytest.mark.parametrize("source", ["V1", "managed", ""])
+def test_dispute_source_must_be_known(rows, source):
+    rows.assert_rejected("disputes", "disputes_source_valid", source=source)
+
+
+def test_dispute_cannot_have_credited_less_than_nothing(rows):
+    rows.assert_rejected("disputes", "disputes_credited_gte_0", credited=Decimal("-0.01"))
+
+
+@pytest.mark.parametrize("status", ["DONE", "requested", ""])
+def test_backtest_status_must_be_known(rows, status):
+    rows.assert_rejected("auth_rule_backtests", "auth_rule_backtests_status_valid", status=status)
 
 
 # --- Column CHECKs of positive integer fields ------------------------------------------------

@@ -258,7 +258,8 @@ def test_without_an_api_key_only_the_payloads_state_is_applied(acme, fixture_act
         ),
     ],
 )
-def test_malformed_card_event_fails_with_the_reason(db, deliver, payload, error):
+def test_malformed_card_event_is_dead_at_once_with_the_reason(db, deliver, payload, error):
+    # It can never apply: it waits for an operator instead of being retried until it dies.
     webhook = deliver(payload)
-    assert webhook.status == "FAILED"
+    assert (webhook.status, webhook.attempts) == ("DEAD", 1)
     assert error in webhook.last_error

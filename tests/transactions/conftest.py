@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import Client, override_settings
 
 from cards.services import card_issue
 from lithic_integration import signatures
 from spending.models import SpendingCategory
+from tests import lithic_spec
+from tests.conftest import asa_process_settings
 from transactions.models import AccountFunds, SpendCounter
 
 ASA_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTAxMjM0NTY3ODk="
 ASA_URL = "/lithic/asa/"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "lithic"
 
 
 @pytest.fixture(autouse=True)
 def _asa_secret(settings):
     settings.LITHIC_ASA_SECRET = ASA_SECRET
+    settings.LITHIC_ASA_SECRETS = []
 
 
 @pytest.fixture
@@ -56,7 +63,10 @@ def make_card(fixture_actor):
     return make
 
 
-def asa_body(
+ASA_EXAMPLE = json.loads((FIXTURES / "asa_authorization_example.json").read_text())
+
+
+def asa_payload(
     card,
     cents: int,
     *,
@@ -64,31 +74,29 @@ def asa_body(
     status: str = "AUTHORIZATION",
     token: str | None = None,
     card_present: bool = False,
-) -> bytes:
-    """An authorization object shaped like Lithic's (tests/fixtures/lithic), as bytes."""
-    return json.dumps(
-        {
-            "token": token or str(uuid.uuid4()),
-            "status": status,
-            "created": "2026-11-14T15:20:08Z",
-            "amount": cents,
-            "amounts": {
-                "cardholder": {"amount": cents, "conversion_rate": "1.000000", "currency": "USD"},
-                "hold": {"amount": cents, "currency": "USD"},
-                "merchant": {"amount": cents, "currency": "USD"},
-                "settlement": None,
-            },
-            "card": {"token": str(card.lithic_card_token), "last_four": "3860", "state": "OPEN"},
-            "merchant": {
-                "city": "NEW YORK",
-                "country": "USA",
-                "descriptor": "coffee shop",
-                "mcc": mcc,
-                "state": "NY",
-            },
-            "pos": {"entry_mode": {"card": "PRESENT" if card_present else "NOT_PRESENT"}},
-        }
-    ).encode()
+    event_token: str | None = None,
+) -> dict:
+    """Lithic's ASA request (the fixture, valid against lithic-openapi.yml) for this card."""
+    body = copy.deepcopy(ASA_EXAMPLE)
+    body["token"] = token or str(uuid.uuid4())
+    body["status"] = status
+    body["created"] = "2026-11-14T15:20:08Z"
+    for field in ("amount", "authorization_amount", "merchant_amount"):
+        body[field] = cents
+    amounts = body["amounts"]
+    for part in ("cardholder", "hold", "merchant"):
+        amounts[part]["amount"] = cents
+    body["card"]["token"] = str(card.lithic_card_token)
+    body["merchant"]["mcc"] = mcc
+    body["pos"]["entry_mode"]["card"] = "PRESENT" if card_present else "NOT_PRESENT"
+    if event_token is not None:
+        body["event_token"] = event_token
+    return body
+
+
+def asa_body(card, cents: int, **options) -> bytes:
+    """`asa_payload` as the bytes Lithic signs and sends."""
+    return json.dumps(asa_payload(card, cents, **options)).encode()
 
 
 def signed_headers(
@@ -111,17 +119,33 @@ def signed_headers(
 
 
 @pytest.fixture
-def asa(client):
-    """POST a signed ASA request; returns (status code, parsed JSON)."""
+def asa(db):
+    """POST a signed ASA request to the responder; returns (status code, parsed JSON).
 
-    def post(body: bytes, **sign_options):
-        response = client.post(
-            ASA_URL,
-            data=body,
-            content_type="application/json",
-            headers=signed_headers(body, **sign_options),
-        )
-        return response.status_code, response.json()
+    The request goes through the responder's own URLs and middleware (config.asa_settings),
+    on a client of its own, as if to its own processes; the test's `client` stays the web's.
+
+    A body that parses as Lithic's request must be one Lithic could send, and every answer one
+    Lithic accepts (both checked against lithic-openapi.yml); `malformed=True` sends a body
+    that is deliberately not.
+    """
+
+    responder = Client()
+
+    def post(body: bytes, *, malformed: bool = False, **sign_options):
+        if not malformed:
+            assert lithic_spec.webhook_problems(json.loads(body)) == []
+        with override_settings(**asa_process_settings()):
+            response = responder.post(
+                ASA_URL,
+                data=body,
+                content_type="application/json",
+                headers=signed_headers(body, **sign_options),
+            )
+        answer = response.json()
+        if response.status_code == 200:
+            assert lithic_spec.asa_response_problems(answer) == []
+        return response.status_code, answer
 
     return post
 

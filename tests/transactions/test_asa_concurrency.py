@@ -32,15 +32,16 @@ D = Decimal
 def _generous_budget(settings):
     # These tests prove the locking, not the time budget: on a loaded CI machine a queue of
     # 32 requests on one account may take longer than production's 300 ms.
-    settings.ASA_STATEMENT_TIMEOUT_MS = 10_000
+    settings.ASA_DEADLINE_MS = 10_000
 
 
-def post_all(url: str, bodies: list[bytes]) -> list[str]:
+def post_all(url: str, bodies: list[bytes], *, msg_id: str | None = None) -> list[str]:
+    """POST each body at once from many clients; each a new request unless `msg_id` makes
+    them copies of one (Lithic's retries keep the webhook-id)."""
+
     def post(body: bytes) -> str:
-        response = requests.post(
-            url, data=body, headers={**signed_headers(body), "Content-Type": "application/json"},
-            timeout=30,
-        )  # fmt: skip
+        headers = {**signed_headers(body, msg_id=msg_id), "Content-Type": "application/json"}
+        response = requests.post(url, data=body, headers=headers, timeout=30)
         assert response.status_code == 200
         return response.json()["result"]
 
@@ -54,13 +55,13 @@ def amount_of(body: bytes) -> Decimal:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_card_limit_holds_under_200_concurrent_authorizations(
-    live_server, acme, make_card, categories, seed
+    asa_server, acme, make_card, categories, seed
 ):
     card = make_card(acme, spend_limit=D("1000.00"), spend_limit_duration="MONTHLY")
     rng = random.Random(seed)
     bodies = [asa_body(card, 700) for _ in range(200)]
     rng.shuffle(bodies)
-    results = post_all(live_server.url + "/lithic/asa/", bodies)
+    results = post_all(asa_server.url + "/lithic/asa/", bodies)
     assert results.count("APPROVED") == 142
     assert results.count("VELOCITY_EXCEEDED") == 58
     approved = Transaction.objects.filter(card=card, result="APPROVED")
@@ -72,12 +73,12 @@ def test_card_limit_holds_under_200_concurrent_authorizations(
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_mixed_amounts_never_overspend_and_never_refuse_what_fits(
-    live_server, acme, make_card, categories, seed
+    asa_server, acme, make_card, categories, seed
 ):
     card = make_card(acme, spend_limit=D("1000.00"), spend_limit_duration="MONTHLY")
     rng = random.Random(seed)
     bodies = [asa_body(card, rng.randint(100, 2500)) for _ in range(200)]
-    results = post_all(live_server.url + "/lithic/asa/", bodies)
+    results = post_all(asa_server.url + "/lithic/asa/", bodies)
     approved = sum(amount_of(b) for b, r in zip(bodies, results, strict=True) if r == "APPROVED")
     assert approved <= D("1000.00")
     remaining = D("1000.00") - approved
@@ -89,14 +90,12 @@ def test_mixed_amounts_never_overspend_and_never_refuse_what_fits(
 
 
 @pytest.mark.parametrize("seed", [21, 22])
-def test_account_balance_holds_across_cards(
-    live_server, make_card, categories, fixture_actor, seed
-):
+def test_account_balance_holds_across_cards(asa_server, make_card, categories, fixture_actor, seed):
     account = account_create(name=f"Thin Ltd {seed}", balance=D("1000.00"))
     cards = [make_card(account) for _ in range(4)]  # no card limits: only the balance binds
     rng = random.Random(seed)
     bodies = [asa_body(rng.choice(cards), 700) for _ in range(200)]
-    results = post_all(live_server.url + "/lithic/asa/", bodies)
+    results = post_all(asa_server.url + "/lithic/asa/", bodies)
     assert results.count("APPROVED") == 142
     assert results.count("INSUFFICIENT_FUNDS") == 58
     assert AccountFunds.objects.get(account=account).held == D("994.00")
@@ -104,11 +103,11 @@ def test_account_balance_holds_across_cards(
 
 
 def test_concurrent_retries_of_one_authorization_have_one_effect(
-    live_server, acme, make_card, categories
+    asa_server, acme, make_card, categories
 ):
     card = make_card(acme)
     body = asa_body(card, 1234)
-    results = post_all(live_server.url + "/lithic/asa/", [body] * 40)
+    results = post_all(asa_server.url + "/lithic/asa/", [body] * 40, msg_id="msg_retried")
     assert results == ["APPROVED"] * 40
     assert Transaction.objects.count() == 1
     assert AccountFunds.objects.get(account=acme).held == D("12.34")
@@ -116,19 +115,20 @@ def test_concurrent_retries_of_one_authorization_have_one_effect(
 
 
 def test_lock_wait_past_the_budget_declines_fast_and_records_nothing(
-    live_server, acme, make_card, categories, settings
+    asa_server, acme, make_card, categories, settings
 ):
-    settings.ASA_STATEMENT_TIMEOUT_MS = 200
+    settings.ASA_DEADLINE_MS = 200
     card = make_card(acme)
     body = asa_body(card, 500)
     with transaction.atomic(), connection.cursor() as cursor:
         # An operator's long transaction holding the account row.
         cursor.execute("SELECT id FROM accounts WHERE id = %s FOR UPDATE", [acme.pk])
         started = time.monotonic()
+        first_id = f"msg_{uuid.uuid4().hex}"
         response = requests.post(
-            live_server.url + "/lithic/asa/",
+            asa_server.url + "/lithic/asa/",
             data=body,
-            headers={**signed_headers(body), "Content-Type": "application/json"},
+            headers={**signed_headers(body, msg_id=first_id), "Content-Type": "application/json"},
             timeout=10,
         )
         elapsed = time.monotonic() - started
@@ -138,9 +138,9 @@ def test_lock_wait_past_the_budget_declines_fast_and_records_nothing(
     assert not UnmatchedAuthorization.objects.exists()
     # Once the lock is gone, Lithic's retry is decided normally.
     retry = requests.post(
-        live_server.url + "/lithic/asa/",
+        asa_server.url + "/lithic/asa/",
         data=body,
-        headers={**signed_headers(body), "Content-Type": "application/json"},
+        headers={**signed_headers(body, msg_id=first_id), "Content-Type": "application/json"},
         timeout=10,
     )
     assert retry.json()["result"] == "APPROVED"

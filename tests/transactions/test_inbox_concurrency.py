@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import threading
@@ -19,6 +18,7 @@ from django.db import connection
 from accounts.services import account_create
 from cards.services import card_issue
 from core.audit import system_actor
+from tests.lithic_payloads import card_transaction, transaction_event
 from transactions.models import LedgerEntry, Transaction, TransactionEvent
 from webhooks.models import Webhook
 from webhooks.services import Delivery, webhook_receive
@@ -38,16 +38,16 @@ def lifecycle(card_token: str, n: int) -> tuple[list[dict], tuple]:
     twice under different webhook-ids: Lithic retried them) and its expected end state."""
     token = str(uuid.uuid4())
     cents = 1000 + n
-    auth = fixture("authorization")
-    auth.update(token=token, card_token=card_token, amount=cents, authorization_amount=cents)
-    auth["events"][0].update(token=str(uuid.uuid4()), amount=cents)
-    end = copy.deepcopy(auth)
-    second = {"token": str(uuid.uuid4()), "created": "2026-11-15T09:00:00Z", "result": "APPROVED"}
+    authorization = transaction_event("AUTHORIZATION", cents)
+    auth = card_transaction(card_token, token, [authorization])
+    later = "2026-11-15T09:00:00Z"
     if n % 2:
-        end["events"].append({**second, "type": "CLEARING", "amount": cents - 100})
+        second = transaction_event("CLEARING", cents - 100, later)
+        end = card_transaction(card_token, token, [authorization, second], status="SETTLED")
         expected = ("SETTLED", D("0"), (D(cents) - 100) / 100)
     else:
-        end["events"].append({**second, "type": "AUTHORIZATION_REVERSAL", "amount": cents})
+        second = transaction_event("AUTHORIZATION_REVERSAL", cents, later)
+        end = card_transaction(card_token, token, [authorization, second], status="VOIDED")
         expected = ("VOIDED", D("0"), D("0"))
     return [auth, auth, end, end], (token, expected)
 

@@ -18,6 +18,7 @@ from lithic_integration.transactions import (
     handle_card_transaction_updated,
     transaction_apply_lithic,
 )
+from tests.lithic_payloads import card_transaction, transaction_event
 from tests.transactions.conftest import asa_body, check_ledger, money
 from transactions.errors import EventOutOfSequence, UnknownCard
 from transactions.models import (
@@ -37,28 +38,12 @@ def fixture(name: str) -> dict:
 
 
 def event(kind: str, cents: int, created: str, result: str = "APPROVED") -> dict:
-    return {
-        "token": str(uuid.uuid4()),
-        "type": kind,
-        "amount": cents,
-        "created": created,
-        "result": result,
-        "detailed_results": [result],
-        "effective_polarity": "CREDIT" if kind.startswith("RETURN") else "DEBIT",
-        "rule_results": [],
-    }
+    return transaction_event(kind, cents, created, result=result)
 
 
 def payload(card, token: str, events: list[dict], *, status: str = "PENDING") -> dict:
     """A `card_transaction.updated` body shaped like the fixture, carrying `events`."""
-    body = fixture("authorization")
-    body["token"] = token
-    body["card_token"] = str(card.lithic_card_token)
-    body["status"] = status
-    body["events"] = copy.deepcopy(events)
-    auth = next((e["amount"] for e in events if e["type"] == "AUTHORIZATION"), 0)
-    body["amount"] = body["authorization_amount"] = auth
-    return body
+    return card_transaction(card.lithic_card_token, token, events, status=status)
 
 
 @pytest.fixture
@@ -107,7 +92,8 @@ def test_authorization_then_clearing_of_a_different_amount(acme, card, authorize
     # Lithic's authorization event is the one the responder answered: no second hold.
     transaction_apply_lithic(payload(card, token, [auth]))
     assert money(acme, card) == {"balance": D("25000.00"), "held": D("52.00"), "spent": D("52.00")}
-    assert TransactionEvent.objects.filter(transaction__token=token).count() == 1
+    events = TransactionEvent.objects.filter(transaction__token=token)
+    assert sorted(events.values_list("source", flat=True)) == ["ASA", "LITHIC"]
 
     clearing = event("CLEARING", 4875, "2026-11-15T09:00:00Z")
     transaction_apply_lithic(payload(card, token, [auth, clearing], status="SETTLED"))
@@ -148,7 +134,8 @@ def test_the_same_delivery_five_times_has_one_effect(acme, card, authorized):
         transaction_apply_lithic(copy.deepcopy(body))
     assert money(acme, card) == {"balance": D("24950.00"), "held": D("0"), "spent": D("50.00")}
     assert LedgerEntry.objects.filter(kind="SETTLEMENT").count() == 1
-    assert TransactionEvent.objects.filter(transaction__token=token).count() == 2
+    lithic = TransactionEvent.objects.filter(transaction__token=token, source="LITHIC")
+    assert lithic.count() == 2
     assert check_ledger() == 0
 
 
@@ -172,8 +159,11 @@ def test_a_declined_authorization_holds_nothing(acme, card):
     declined = event("AUTHORIZATION", 9900, T0, result="INSUFFICIENT_FUNDS")
     transaction_apply_lithic(payload(card, token, [declined], status="DECLINED"))
     txn = Transaction.objects.get(token=token)
-    assert (txn.status, txn.hold_amount, txn.declined_reason) == ("DECLINED", 0,
-                                                                  "declined at Lithic")  # fmt: skip
+    assert (txn.status, txn.hold_amount, txn.declined_reason) == (
+        "DECLINED",
+        0,
+        "declined at Lithic: INSUFFICIENT_FUNDS",
+    )
     assert money(acme, card) == {"balance": D("25000.00"), "held": D("0"), "spent": D("0")}
 
 
@@ -184,7 +174,8 @@ def test_unknown_card_and_malformed_payloads_are_refused(card):
     for broken in (
         {**body, "events": "x"},
         {**body, "token": "not-a-token"},
-        {**body, "events": [{**body["events"][0], "amount": 1.5}]},
+        {**body, "events": [{**body["events"][0], "amount": 1.5, "amounts": None}]},
+        {**body, "events": [{**body["events"][0], "amounts": {"cardholder": {"amount": -5}}}]},
         {**body, "events": [{**body["events"][0], "type": "PURCHASE"}]},
         {**body, "events": [{**body["events"][0], "created": "yesterday"}]},
     ):
@@ -234,7 +225,7 @@ def test_any_order_of_delivery_converges_to_the_in_order_state(
 ):
     # The responder's budget is a transaction-local setting; here the whole test is one
     # transaction, whose deferred foreign-key checks at the end must not run under it.
-    settings.ASA_STATEMENT_TIMEOUT_MS = 60_000
+    settings.ASA_DEADLINE_MS = 60_000
     rich = account_create(name="Rich Co", balance=D("1000000.00"), tax_id="11-1111111")
     card = make_card(rich)  # no spend limit: every authorization fits
     rng = random.Random(20261125)

@@ -210,7 +210,7 @@ def test_secrets_being_rotated_are_accepted(deliver, settings):
         pytest.param(b'{"token": "abc"}', "body has no event_type string", id="no-type"),
         pytest.param(b'{"event_type": 7}', "body has no event_type string", id="type-not-str"),
         pytest.param(b'{"event_type": "x", "n": NaN}', "body is not JSON", id="nan"),
-        pytest.param(b'{"event_type": "x\\u0000"}', "escaped NUL", id="escaped-nul"),
+        pytest.param(b'{"event_type": "x\\u0000"}', "NUL character", id="escaped-nul"),
         pytest.param(b'\xef\xbb\xbf{"event_type": "x"}', "body is not JSON", id="bom"),
     ],
 )
