@@ -33,7 +33,7 @@ POLICY: dict[str, dict[str, frozenset]] = {
     "addresses": _managed(),
     "account_settings": _managed(),
     "card_products": _managed(),
-    "spending_profiles": _managed(),
+    "spending_profiles": {**_managed(), "backtests": READERS},
     "spending_categories": {"list": EVERYONE, "retrieve": EVERYONE},
     "cards": {
         **_managed(read=EVERYONE),
@@ -42,6 +42,8 @@ POLICY: dict[str, dict[str, frozenset]] = {
         "close": MANAGERS,
     },
     "transactions": {"list": EVERYONE, "retrieve": EVERYONE},
+    "disputes": {"list": EVERYONE, "retrieve": EVERYONE},
+    "balance_reports": {"list": READERS},
 }
 
 # Roles whose reads are limited to what they hold themselves (their cards and transactions).

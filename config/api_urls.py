@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.views import AccountSettingViewSet, AccountViewSet, AddressViewSet, UserViewSet
 from cards.api.views import CardProductViewSet, CardViewSet
 from spending.api.views import SpendingCategoryViewSet, SpendingProfileViewSet
-from transactions.api.views import TransactionViewSet
+from transactions.api.views import BalanceReportViewSet, DisputeViewSet, TransactionViewSet
 
 
 class Router(DefaultRouter):
@@ -20,6 +20,8 @@ router.register("card-products", CardProductViewSet, basename="card-product")
 router.register("spending-profiles", SpendingProfileViewSet, basename="spending-profile")
 router.register("spending-categories", SpendingCategoryViewSet, basename="spending-category")
 router.register("transactions", TransactionViewSet, basename="transaction")
+router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("balance-reports", BalanceReportViewSet, basename="balance-report")
 router.register("users", UserViewSet, basename="user")
 router.register("addresses", AddressViewSet, basename="address")
 router.register("settings", AccountSettingViewSet, basename="account-setting")

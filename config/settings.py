@@ -276,7 +276,10 @@ ASA_MALFORMED_RESULT = env.str("ASA_MALFORMED_RESULT", default="SUSPECTED_FRAUD"
 # Further secrets accepted beside LITHIC_WEBHOOK_SECRET while Lithic's secret is rotated.
 LITHIC_WEBHOOK_SECRETS = env.list("LITHIC_WEBHOOK_SECRETS", default=[])
 # Lithic event type -> dotted path of its handler, `handler(payload: dict) -> int | None`.
+# Every other type Lithic sends is stored and marked IGNORED.
 _CARD_EVENT_HANDLER = "lithic_integration.cards.handle_card_event"
+_DISPUTE_HANDLER = "lithic_integration.disputes.handle_dispute_transaction"
+_ENHANCED_DATA_HANDLER = "lithic_integration.reports.handle_enhanced_data"
 WEBHOOK_HANDLERS = {
     "card_transaction.updated": "lithic_integration.transactions.handle_card_transaction_updated",
     "card.created": _CARD_EVENT_HANDLER,
@@ -285,6 +288,13 @@ WEBHOOK_HANDLERS = {
     "card.reissued": _CARD_EVENT_HANDLER,
     "card.renewed": _CARD_EVENT_HANDLER,
     "card.converted": _CARD_EVENT_HANDLER,
+    "dispute_transaction.created": _DISPUTE_HANDLER,
+    "dispute_transaction.updated": _DISPUTE_HANDLER,
+    "dispute.updated": "lithic_integration.disputes.handle_dispute_updated",
+    "card_transaction.enhanced_data.created": _ENHANCED_DATA_HANDLER,
+    "card_transaction.enhanced_data.updated": _ENHANCED_DATA_HANDLER,
+    "balance.updated": "lithic_integration.reports.handle_balance_updated",
+    "auth_rules.backtest_report.created": "lithic_integration.auth_rules.handle_backtest_report",
 }
 # After this many failed runs an event is DEAD and waits for an operator.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
@@ -368,6 +378,8 @@ SPECTACULAR_SETTINGS = {
         "TransactionStatusEnum": "transactions.models.TransactionStatus",
         "TransactionTypeEnum": "transactions.models.TransactionType",
         "TransactionEventTypeEnum": "transactions.models.EventType",
+        "TransactionEventSourceEnum": "transactions.models.EventSource",
+        "DisputeSourceEnum": "transactions.models.Dispute.Source",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",

@@ -7,16 +7,25 @@ their admin classes, so that those apps never import this one.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from cards.admin import CardAdmin as CardsCardAdmin
 from cards.models import Card
+from core.errors import DomainError
 from lithic_integration import gateway as lithic_gateway
-from lithic_integration.auth_rules import spending_profile_push_now
+from lithic_integration.auth_rules import (
+    spending_profile_push_now,
+    spending_profile_request_backtest,
+)
 from lithic_integration.cards import card_push_now
 from lithic_integration.outbox import sync_counts
 from spending.admin import SpendingProfileAdmin as SpendingSpendingProfileAdmin
 from spending.models import LithicSyncStatus, SpendingProfile
+
+BACKTEST_DAYS = 30
 
 
 class LithicSyncAdminMixin(admin.ModelAdmin):
@@ -93,7 +102,24 @@ class CardAdmin(LithicSyncAdminMixin, CardsCardAdmin):
 
 @admin.register(SpendingProfile)
 class SpendingProfileAdmin(LithicSyncAdminMixin, SpendingSpendingProfileAdmin):
-    actions = (*SpendingSpendingProfileAdmin.actions, "push_to_lithic")
+    actions = (*SpendingSpendingProfileAdmin.actions, "push_to_lithic", "backtest_at_lithic")
 
     def push_now(self, obj) -> str:
         return spending_profile_push_now(profile=obj)
+
+    @admin.action(permissions=["change"], description="Backtest the rule at Lithic (30 days)")
+    def backtest_at_lithic(self, request, queryset):
+        end = timezone.now()
+        start = end - datetime.timedelta(days=BACKTEST_DAYS)
+        for profile in queryset:
+            try:
+                backtest = spending_profile_request_backtest(profile=profile, start=start, end=end)
+            except DomainError as exc:
+                self.message_user(request, f"{profile}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{profile}: Lithic is running backtest {backtest.backtest_token}; its report "
+                "will appear on the profile.",
+                messages.SUCCESS,
+            )

@@ -6,13 +6,21 @@ in their own push), so it never lists cards and cards join or leave it without t
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from core.audit import current_audit
+from lithic_integration import fields
 from lithic_integration import gateway as lithic_gateway
 from lithic_integration.outbox import sync_push
-from spending.models import SpendingProfile
+from spending.errors import BacktestNotPossible
+from spending.models import AuthRuleBacktest, SpendingProfile
 from spending.selectors import spending_profile_codes
-from spending.services import spending_profile_store_rule_token
+from spending.services import (
+    backtest_record_report,
+    backtest_record_request,
+    spending_profile_store_rule_token,
+)
 
 
 def mcc_decline_parameters(*, allowed: list[str], blocked: list[str]) -> dict[str, Any] | None:
@@ -72,3 +80,42 @@ def spending_profile_push(profile: SpendingProfile) -> None:
 def spending_profile_push_now(*, profile: SpendingProfile, force: bool = True) -> str:
     """Push the profile's rule to Lithic now (the console's action); returns the sync status."""
     return sync_push(model=SpendingProfile, pk=profile.pk, push=spending_profile_push, force=force)
+
+
+# --- Backtests ---------------------------------------------------------------------------------
+
+
+def spending_profile_request_backtest(
+    *, profile: SpendingProfile, start: datetime.datetime, end: datetime.datetime
+) -> AuthRuleBacktest:
+    """Ask Lithic to replay `start`..`end` through the profile's rule (current and draft
+    versions); the report arrives later as `auth_rules.backtest_report.created`."""
+    if profile.lithic_auth_rule_token is None:
+        raise BacktestNotPossible(
+            "The profile has no rule at Lithic yet (no codes, or not pushed): nothing to backtest."
+        )
+    backtest_token = lithic_gateway.auth_rule_backtest_create(
+        rule_token=str(profile.lithic_auth_rule_token), start=start, end=end
+    )
+    return backtest_record_request(
+        profile=profile,
+        backtest_token=backtest_token,
+        start=start,
+        end=end,
+        requested_by=current_audit().actor,
+    )
+
+
+def handle_backtest_report(payload: dict[str, Any]) -> int | None:
+    """The inbox worker's handler for `auth_rules.backtest_report.created`."""
+    payload = fields.obj(payload, "the backtest report")
+    simulated = payload.get("simulation_parameters")
+    simulated = simulated if isinstance(simulated, dict) else {}
+    results = payload.get("results")
+    backtest = backtest_record_report(
+        backtest_token=fields.token(payload.get("backtest_token"), "backtest_token"),
+        start=fields.optional_moment(simulated.get("start"), "simulation_parameters.start"),
+        end=fields.optional_moment(simulated.get("end"), "simulation_parameters.end"),
+        results=results if isinstance(results, dict) else {},
+    )
+    return backtest.account_id

@@ -294,3 +294,19 @@ def auth_rule_promote(*, rule_token: str) -> None:
 def auth_rule_deactivate(*, rule_token: str) -> None:
     """Stop enforcing a rule (Lithic keeps it; a later draft + promote brings it back)."""
     _call("deactivate auth rule", client().auth_rules.v2.update, str(rule_token), state="INACTIVE")
+
+
+def auth_rule_backtest_create(
+    *, rule_token: str, start: datetime.datetime, end: datetime.datetime
+) -> str:
+    """Ask Lithic for a backtest of the rule over start..end; returns the backtest's token."""
+    created = _call(
+        "create auth rule backtest",
+        client().auth_rules.v2.backtests.create,
+        str(rule_token),
+        start=start,
+        end=end,
+    )
+    if not created.backtest_token:
+        raise LithicUnavailable("create auth rule backtest: Lithic returned no backtest token")
+    return str(created.backtest_token)

@@ -7,33 +7,13 @@ Lithic's transaction object; `network_transaction(payload)` reads it (cents to D
 
 from __future__ import annotations
 
-import datetime
-import uuid
 from typing import Any
 
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-
+from lithic_integration import fields
 from lithic_integration.errors import LithicPayloadInvalid
 from lithic_integration.money import from_cents
 from transactions.events import EVENT_TYPES, Event, NetworkTransaction, transaction_apply_network
 from transactions.models import Transaction, TransactionStatus
-
-
-def _moment(value: Any, what: str) -> datetime.datetime:
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    if moment is None:
-        raise LithicPayloadInvalid(f"{what} is not an ISO 8601 date-time: {str(value)[:40]!r}")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, datetime.UTC)
-    return moment
-
-
-def _uuid(value: Any, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise LithicPayloadInvalid(f"{what} is not a token: {str(value)[:40]!r}") from None
 
 
 def _cardholder_cents(owner: dict[str, Any]) -> Any:
@@ -74,10 +54,10 @@ def parse_events(payload: dict[str, Any]) -> list[Event]:
         cents = _first_cents(_cardholder_cents(raw), raw.get("amount"))
         parsed.append(
             Event(
-                token=_uuid(raw.get("token"), f"events[{index}].token"),
+                token=fields.token(raw.get("token"), f"events[{index}].token"),
                 type=kind,
                 amount=from_cents(cents, f"events[{index}].amounts.cardholder.amount"),
-                created=_moment(raw.get("created"), f"events[{index}].created"),
+                created=fields.moment(raw.get("created"), f"events[{index}].created"),
                 result=result[:40],
                 reason=_reason(raw, result)[:255],
             )
@@ -113,7 +93,7 @@ def network_transaction(payload: Any) -> NetworkTransaction:
     """Lithic's transaction object as a `NetworkTransaction`; LithicPayloadInvalid otherwise."""
     if not isinstance(payload, dict):
         raise LithicPayloadInvalid("the transaction is not a JSON object")
-    token = _uuid(payload.get("token"), "token")
+    token = fields.token(payload.get("token"), "token")
     events = parse_events(payload)
     merchant = payload.get("merchant") if isinstance(payload.get("merchant"), dict) else {}
     amounts = payload.get("amounts") if isinstance(payload.get("amounts"), dict) else {}
@@ -122,8 +102,8 @@ def network_transaction(payload: Any) -> NetworkTransaction:
     status = str(payload.get("status") or TransactionStatus.PENDING)
     return NetworkTransaction(
         token=token,
-        card_token=_uuid(payload.get("card_token"), "card_token"),
-        created=_moment(payload.get("created"), "created"),
+        card_token=fields.token(payload.get("card_token"), "card_token"),
+        created=fields.moment(payload.get("created"), "created"),
         events=events,
         amount=from_cents(transaction_amount(payload), "amounts.cardholder.amount"),
         currency=str(cardholder.get("currency") or payload.get("merchant_currency") or "USD"),

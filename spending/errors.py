@@ -7,3 +7,9 @@ from core.errors import DomainError
 
 class ProfileInUse(DomainError):
     code = "profile_in_use"
+
+
+class BacktestNotPossible(DomainError):
+    """A backtest needs the profile's rule to exist at Lithic."""
+
+    code = "backtest_not_possible"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
 
 
 def spending_category_list() -> QuerySet[SpendingCategory]:
@@ -24,3 +24,8 @@ def spending_profile_codes(*, profile: SpendingProfile) -> tuple[list[str], list
     allowed = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.ALLOWED]
     blocked = [r.category.mcc for r in rows if r.rule == ProfileCategory.Rule.BLOCKED]
     return allowed, blocked
+
+
+def spending_profile_backtests(*, profile: SpendingProfile) -> QuerySet[AuthRuleBacktest]:
+    """Lithic's backtests of the profile's rule, newest first."""
+    return AuthRuleBacktest.objects.filter(profile=profile).order_by("-requested_at", "-id")

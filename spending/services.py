@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
@@ -10,10 +11,11 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from core.soft_delete import soft_delete
 from spending.errors import ProfileInUse
-from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
+from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
 from spending.signals import spending_profile_changed
 
 # Marks an argument the caller did not pass, so that None can mean "clear this field".
@@ -295,3 +297,56 @@ def profile_category_saved(sender, instance: ProfileCategory, raw: bool = False,
     if raw or instance.profile_id is None:
         return
     spending_profile_changed.send(sender=SpendingProfile, pk=instance.profile_id)
+
+
+# --- Backtests of a profile's rule at Lithic ----------------------------------------------------
+
+
+@transaction.atomic
+def backtest_record_request(
+    *,
+    profile: SpendingProfile,
+    backtest_token: str,
+    start: datetime.datetime | None,
+    end: datetime.datetime | None,
+    requested_by: str,
+) -> AuthRuleBacktest:
+    """Record a backtest Lithic accepted for the profile's rule; its report comes later."""
+    backtest, _ = AuthRuleBacktest.objects.get_or_create(
+        backtest_token=uuid.UUID(str(backtest_token)),
+        defaults={
+            "profile": profile,
+            "account_id": profile.account_id,
+            "rule_token": profile.lithic_auth_rule_token,
+            "status": AuthRuleBacktest.Status.REQUESTED,
+            "start": start,
+            "end": end,
+            "requested_by": requested_by[:255],
+            "requested_at": timezone.now(),
+        },
+    )
+    return backtest
+
+
+@transaction.atomic
+def backtest_record_report(
+    *,
+    backtest_token: uuid.UUID,
+    start: datetime.datetime | None,
+    end: datetime.datetime | None,
+    results: dict[str, Any],
+) -> AuthRuleBacktest:
+    """Store Lithic's report on the backtest it answers (kept without a profile if the
+    backtest was not requested here); the same report again changes nothing."""
+    backtest = (
+        AuthRuleBacktest.objects.select_for_update().filter(backtest_token=backtest_token).first()
+    )
+    if backtest is None:
+        backtest = AuthRuleBacktest(backtest_token=backtest_token)
+    backtest.status = AuthRuleBacktest.Status.REPORTED
+    backtest.start = start or backtest.start
+    backtest.end = end or backtest.end
+    backtest.results = results
+    backtest.reported_at = timezone.now()
+    backtest.save()
+    return backtest

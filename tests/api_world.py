@@ -3,9 +3,13 @@ API-wide tests (role table, cross-tenant walk, query counts, schemathesis)."""
 
 from __future__ import annotations
 
+import datetime
 import re
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from django.utils import timezone
 
 from accounts.models import Account, AccountSetting, Address, Role, User
 from accounts.services import account_setting_set, address_add, user_create
@@ -13,9 +17,15 @@ from cards.models import Card, CardProduct
 from cards.services import card_issue, card_product_create
 from core.audit import system_actor
 from lithic_integration.demo import transactions_add
-from spending.models import ProfileCategory, SpendingCategory, SpendingProfile
-from spending.services import profile_category_set, spending_profile_create
-from transactions.models import Transaction
+from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
+from spending.services import (
+    backtest_record_request,
+    profile_category_set,
+    spending_profile_create,
+)
+from transactions.disputes import DisputeEventReport, DisputeReport, dispute_apply
+from transactions.models import BalanceReport, Dispute, Transaction
+from transactions.services import LithicBalance, balance_report_record
 
 PASSWORD = "correct-horse-battery-staple-9"
 
@@ -53,6 +63,9 @@ class World:
     category: SpendingCategory
     rule: ProfileCategory
     transactions: list[Transaction] = field(default_factory=list)
+    disputes: list[Dispute] = field(default_factory=list)
+    balance_reports: list[BalanceReport] = field(default_factory=list)
+    backtests: list[AuthRuleBacktest] = field(default_factory=list)
 
     def tokens(self) -> dict[str, str]:
         """Every public identifier of this world, by what it names."""
@@ -69,6 +82,10 @@ class World:
         }
         for index, txn in enumerate(self.transactions):
             found[f"transaction_{index}"] = str(txn.token)
+        for index, dispute in enumerate(self.disputes):
+            found[f"dispute_{index}"] = str(dispute.token)
+        for index, backtest in enumerate(self.backtests):
+            found[f"backtest_{index}"] = str(backtest.backtest_token)
         return found
 
 
@@ -128,6 +145,11 @@ def build_world(
         if transactions:
             transactions_add(count=transactions, seed=seed, account_ids=[account.pk])
     txns = list(Transaction.objects.filter(account=account).order_by("id"))
+    with system_actor("test:fixtures"):
+        own = next((t for t in txns if t.card_id == member_card.pk), txns[0] if txns else None)
+        disputes = [dispute_add(own)] if own is not None else []
+        reports = balance_reports_add(account, 1)
+        backtests = [backtest_add(profile)]
     return World(
         account=account,
         owner=owner,
@@ -142,6 +164,69 @@ def build_world(
         category=category,
         rule=rule,
         transactions=txns,
+        disputes=disputes,
+        balance_reports=reports,
+        backtests=backtests,
+    )
+
+
+def dispute_add(txn: Transaction) -> Dispute:
+    """A Managed Disputes case on `txn` as Lithic reports it, with a provisional credit."""
+    now = timezone.now()
+    return dispute_apply(
+        DisputeReport(
+            token=uuid.uuid4(),
+            source=Dispute.Source.MANAGED,
+            opened_at=now,
+            updated_at=now,
+            payload={},
+            transaction_token=txn.token,
+            case_id=f"CASE-{uuid.uuid4().hex[:8]}",
+            status="OPEN",
+            amount=txn.amount,
+            remaining_amount=txn.amount,
+            events=[
+                DisputeEventReport(
+                    token=uuid.uuid4(),
+                    type="CARDHOLDER_LIABILITY",
+                    created=now,
+                    action="PROVISIONAL_CREDIT_GRANTED",
+                    amount=Decimal("1.00"),
+                )
+            ],
+        )
+    )
+
+
+def balance_reports_add(account: Account, count: int) -> list[BalanceReport]:
+    """`count` balance reports of Lithic's financial account of `account`."""
+    if account.lithic_financial_account_token is None:
+        account.lithic_financial_account_token = uuid.uuid4()
+        account.save(update_fields=["lithic_financial_account_token"])
+    return [
+        balance_report_record(
+            balance=LithicBalance(
+                financial_account_token=account.lithic_financial_account_token,
+                financial_account_type="ISSUING",
+                currency="USD",
+                total=account.balance,
+                pending=Decimal("0.00"),
+                available=account.balance,
+                reported_at=timezone.now(),
+            )
+        )
+        for _ in range(count)
+    ]
+
+
+def backtest_add(profile: SpendingProfile) -> AuthRuleBacktest:
+    now = timezone.now()
+    return backtest_record_request(
+        profile=profile,
+        backtest_token=str(uuid.uuid4()),
+        start=now - datetime.timedelta(days=30),
+        end=now,
+        requested_by="test:fixtures",
     )
 
 

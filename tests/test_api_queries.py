@@ -20,7 +20,14 @@ from core.audit import system_actor
 from lithic_integration.demo import transactions_add
 from spending.models import ProfileCategory
 from spending.services import profile_category_set, spending_profile_create
-from tests.api_world import api_routes, build_world, spending_category
+from tests.api_world import (
+    api_routes,
+    balance_reports_add,
+    build_world,
+    dispute_add,
+    spending_category,
+)
+from transactions.models import Transaction
 
 _serial = itertools.count()
 SETTING_VALUES = {
@@ -68,6 +75,19 @@ def _transactions(world, n):
     transactions_add(count=n, seed=next(_serial), account_ids=[world.account.pk])
 
 
+def _disputes(world, n):
+    own = list(Transaction.objects.filter(account=world.account).order_by("id")[:n])
+    if len(own) < n:
+        transactions_add(count=n - len(own), seed=next(_serial), account_ids=[world.account.pk])
+        own = list(Transaction.objects.filter(account=world.account).order_by("id")[:n])
+    for txn in own:
+        dispute_add(txn)
+
+
+def _balance_reports(world, n):
+    balance_reports_add(world.account, n)
+
+
 def _users(world, n):
     for _ in range(n):
         user = user_create(
@@ -103,6 +123,8 @@ MAKERS: dict[str, Callable] = {
     "/api/v1/spending-profiles/": _profiles,
     "/api/v1/spending-categories/": _categories,
     "/api/v1/transactions/": _transactions,
+    "/api/v1/disputes/": _disputes,
+    "/api/v1/balance-reports/": _balance_reports,
     "/api/v1/users/": _users,
     "/api/v1/addresses/": _addresses,
     "/api/v1/settings/": _settings,

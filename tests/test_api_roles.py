@@ -123,6 +123,18 @@ TABLE: list[Row] = [
         f"{V1}/transactions/{{transaction}}/",
         frozenset(EVERYONE),
     ),
+    # Disputes as Lithic reports them: read-only, like the transactions they are about.
+    Row("disputes", "list", "GET", f"{V1}/disputes/", frozenset(EVERYONE)),
+    Row("disputes", "retrieve", "GET", f"{V1}/disputes/{{dispute}}/", frozenset(EVERYONE)),
+    # Lithic's balance beside ours, and its backtests of a profile's rule: read by readers.
+    Row("balance_reports", "list", "GET", f"{V1}/balance-reports/", frozenset(READERS)),
+    Row(
+        "spending_profiles",
+        "backtests",
+        "GET",
+        f"{V1}/spending-profiles/{{profile}}/backtests/",
+        frozenset(READERS),
+    ),
 ]
 
 
@@ -164,6 +176,7 @@ def _fill(path: str, world) -> str:
         mcc=world.category.mcc,
         card=world.member_card.token,  # held by the plain user, so "allowed" is not hidden
         transaction=own_txn.token,
+        dispute=world.disputes[0].token,  # on the plain user's card's transaction
     )
 
 
@@ -255,4 +268,5 @@ def _fill_dummy(path: str) -> str:
         mcc="5812",
         card=dummy,
         transaction=dummy,
+        dispute=dummy,
     )

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.roles import OWN_ONLY
-from transactions.models import Transaction
+from transactions.models import BalanceReport, Dispute, Transaction
 
 # Posted balance against the ledger, for every account the ledger has touched; accounts it has
 # not touched must have no entries.
@@ -57,6 +57,17 @@ WHERE COALESCE(c.amount, 0) <> COALESCE(x.amount, 0)
 ORDER BY 1, 2, 3
 """
 
+# What each dispute says it credited against the ledger entries its events posted.
+DISPUTE_MISMATCH_SQL = """
+SELECT d.id, d.credited, COALESCE(SUM(l.amount), 0)
+FROM disputes d
+LEFT JOIN dispute_events e ON e.dispute_id = d.id
+LEFT JOIN ledger_entries l ON l.event_token = e.token AND l.kind = 'DISPUTE'
+GROUP BY d.id, d.credited
+HAVING d.credited <> COALESCE(SUM(l.amount), 0)
+ORDER BY d.id
+"""
+
 ENTRY_CHAIN_SQL = """
 SELECT account_id, id, balance_after, running FROM (
     SELECT account_id, id, balance_after,
@@ -84,6 +95,9 @@ def ledger_mismatches() -> list[str]:
         cursor.execute(HOLD_MISMATCH_SQL)
         for account_id, held, total in cursor.fetchall():
             problems.append(f"account {account_id}: held {held} != open holds {total}")
+        cursor.execute(DISPUTE_MISMATCH_SQL)
+        for dispute_id, credited, posted in cursor.fetchall():
+            problems.append(f"dispute {dispute_id}: credited {credited} != ledger entries {posted}")
         cursor.execute(COUNTER_MISMATCH_SQL)
         for scope, owner_id, period, stored, expected in cursor.fetchall():
             problems.append(
@@ -102,3 +116,18 @@ def transaction_list(*, actor) -> QuerySet[Transaction]:
     if actor.role in OWN_ONLY:
         transactions = transactions.filter(card__cardholder=actor)
     return transactions
+
+
+def dispute_list(*, actor) -> QuerySet[Dispute]:
+    """Disputes of the actor's account (of their own cards for roles limited to their own)."""
+    disputes = Dispute.objects.filter(account_id=actor.account_id).select_related(
+        "transaction", "card"
+    )
+    if actor.role in OWN_ONLY:
+        disputes = disputes.filter(card__cardholder=actor)
+    return disputes.order_by("-opened_at", "-id")
+
+
+def balance_report_list(*, actor) -> QuerySet[BalanceReport]:
+    """Lithic's balance reports of the actor's account beside ours, newest first."""
+    return BalanceReport.objects.filter(account_id=actor.account_id).order_by("-reported_at", "-id")

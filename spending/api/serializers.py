@@ -5,7 +5,13 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from spending.models import ProfileCategory, SpendingCategory, SpendingProfile, SpendLimitDuration
+from spending.models import (
+    AuthRuleBacktest,
+    ProfileCategory,
+    SpendingCategory,
+    SpendingProfile,
+    SpendLimitDuration,
+)
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.00")}
 MCC_LIST = serializers.ListField(child=serializers.CharField(min_length=4, max_length=4))
@@ -24,6 +30,27 @@ class SpendingCategorySerializer(serializers.ModelSerializer):
             "risk_reason",
         )
         read_only_fields = fields
+
+
+class AuthRuleBacktestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuthRuleBacktest
+        fields = (
+            "backtest_token",
+            "status",
+            "start",
+            "end",
+            "results",
+            "requested_at",
+            "reported_at",
+        )
+        read_only_fields = fields
+        extra_kwargs = {
+            "results": {
+                "help_text": "Lithic's statistics for the rule's current and draft versions: "
+                "approved, declined and example events"
+            }
+        }
 
 
 class SpendingProfileSerializer(serializers.ModelSerializer):

@@ -3,17 +3,23 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
+from rest_framework.decorators import action
 
 from accounts.api.base import IDEMPOTENCY_PARAMETER, ApiViewSet, HistoryMixin, SoftDestroyMixin
 from spending.api.filters import SpendingCategoryFilter
 from spending.api.serializers import (
+    AuthRuleBacktestSerializer,
     SpendingCategorySerializer,
     SpendingProfileCreateSerializer,
     SpendingProfileSerializer,
     SpendingProfileUpdateSerializer,
 )
 from spending.models import SpendingCategory, SpendingProfile
-from spending.selectors import spending_category_list, spending_profile_list
+from spending.selectors import (
+    spending_category_list,
+    spending_profile_backtests,
+    spending_profile_list,
+)
 from spending.services import (
     spending_profile_create,
     spending_profile_delete,
@@ -61,6 +67,16 @@ class SpendingProfileViewSet(
 
     def perform_destroy(self, instance):
         spending_profile_delete(profile=instance)
+
+    @extend_schema(responses=AuthRuleBacktestSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def backtests(self, request, token=None):
+        """Backtests Lithic ran of the profile's rule (requested by our operations team), newest
+        first, with what the current and the draft rule would have approved and declined."""
+        profile = self.get_object()
+        backtests = self.paginate_queryset(spending_profile_backtests(profile=profile))
+        data = AuthRuleBacktestSerializer(backtests, many=True).data
+        return self.get_paginated_response(data)
 
 
 MCC_PATH_PARAMETER = OpenApiParameter(

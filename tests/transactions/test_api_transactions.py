@@ -118,7 +118,8 @@ def test_retrieve_shows_the_events_in_order(api_client, customer_admin, admin_ca
     body = response.json()
     assert body["settled_amount"] == "30.00"
     assert [e["type"] for e in body["events"]] == ["AUTHORIZATION", "CLEARING"]
-    assert set(body["events"][0]) == {"type", "amount", "result", "created"}
+    assert set(body["events"][0]) == {"type", "amount", "result", "reason", "source", "created"}
+    assert (body["disputes"], body["enhanced_data"]) == ([], [])
 
 
 def test_plain_user_sees_only_their_own_cards_transactions(

@@ -4,7 +4,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from transactions.models import Transaction, TransactionEvent
+from transactions.models import (
+    BalanceReport,
+    Dispute,
+    DisputeEvent,
+    Transaction,
+    TransactionEnhancedData,
+    TransactionEvent,
+)
 
 
 @extend_schema_field(OpenApiTypes.UUID)
@@ -22,7 +29,20 @@ class TokenOfField(serializers.Field):
 class TransactionEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = TransactionEvent
-        fields = ("type", "amount", "result", "created")
+        fields = ("type", "amount", "result", "reason", "source", "created")
+        read_only_fields = fields
+        extra_kwargs = {
+            "source": {
+                "help_text": "LITHIC: reported by Lithic. ASA: our answer to an authorization "
+                "request; Lithic's report of the same authorization counts in its place."
+            }
+        }
+
+
+class EnhancedDataSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TransactionEnhancedData
+        fields = ("token", "event_token", "common", "fleet", "updated_at")
         read_only_fields = fields
 
 
@@ -57,7 +77,77 @@ class TransactionSerializer(serializers.ModelSerializer):
 
 class TransactionDetailSerializer(TransactionSerializer):
     events = TransactionEventSerializer(many=True, read_only=True)
+    disputes = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="token", help_text="Tokens of its disputes"
+    )
+    enhanced_data = EnhancedDataSerializer(many=True, read_only=True)
 
     class Meta(TransactionSerializer.Meta):
-        fields = (*TransactionSerializer.Meta.fields, "events")
+        fields = (*TransactionSerializer.Meta.fields, "events", "disputes", "enhanced_data")
+        read_only_fields = fields
+
+
+class DisputeEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DisputeEvent
+        fields = ("created", "type", "action", "amount", "polarity", "reason", "credit")
+        read_only_fields = fields
+
+
+class DisputeSerializer(serializers.ModelSerializer):
+    transaction = TokenOfField(allow_null=True, help_text="The disputed transaction's token")
+    card = TokenOfField(allow_null=True, help_text="The card's token")
+
+    class Meta:
+        model = Dispute
+        fields = (
+            "token",
+            "source",
+            "case_id",
+            "transaction",
+            "card",
+            "status",
+            "disposition",
+            "reason",
+            "currency",
+            "amount",
+            "recovered_amount",
+            "written_off_amount",
+            "denied_amount",
+            "remaining_amount",
+            "credited",
+            "opened_at",
+            "lithic_updated_at",
+        )
+        read_only_fields = fields
+        extra_kwargs = {
+            "token": {"help_text": "Lithic's dispute token"},
+            "credited": {"help_text": "What the dispute has credited your account, net"},
+        }
+
+
+class DisputeDetailSerializer(DisputeSerializer):
+    events = DisputeEventSerializer(many=True, read_only=True)
+
+    class Meta(DisputeSerializer.Meta):
+        fields = (*DisputeSerializer.Meta.fields, "events")
+        read_only_fields = fields
+
+
+class BalanceReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BalanceReport
+        fields = (
+            "reported_at",
+            "financial_account_type",
+            "currency",
+            "lithic_total",
+            "lithic_pending",
+            "lithic_available",
+            "our_balance",
+            "our_held",
+            "our_available",
+            "matches",
+            "difference",
+        )
         read_only_fields = fields
