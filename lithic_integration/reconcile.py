@@ -23,6 +23,7 @@ from lithic_integration.transactions import (
     transaction_apply_lithic,
 )
 from transactions.models import Transaction
+from transactions.selectors import latest_balance_reports
 
 CARD_FIELDS = ("state", "last_four", "type", "spend_limit", "spend_limit_duration")
 
@@ -205,6 +206,28 @@ def reconcile_transactions(*, since: datetime.datetime, fix: bool) -> list[Diffe
                     token=str(token),
                     what="missing at Lithic",
                     ours=f"{status} {amount}",
+                )
+            )
+    return differences
+
+
+def reconcile_balances() -> list[Difference]:
+    """The accounts whose latest balance reported by Lithic differs from ours then.
+
+    Not fixable here: the ledger is ours and Lithic's is Lithic's, and a difference means a
+    money event one side has and the other has not; the transactions above usually name it.
+    """
+    differences = []
+    for report in latest_balance_reports():
+        if report.matches is False:
+            differences.append(
+                Difference(
+                    kind="balance",
+                    token=str(report.financial_account_token),
+                    what="balance",
+                    ours=f"{report.our_balance} (held {report.our_held})",
+                    lithic=f"{report.lithic_total} (pending {report.lithic_pending})",
+                    note=f"reported {report.reported_at:%Y-%m-%d %H:%M} UTC: {report.difference}",
                 )
             )
     return differences

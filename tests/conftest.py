@@ -147,6 +147,8 @@ def lithic_fake(settings, monkeypatch):
     yield fake
     fake.stop()
     lithic_gateway._client_for.cache_clear()
+    # Every request we sent was one Lithic accepts, and the fake answered as Lithic does.
+    assert fake.spec_problems == []
 
 
 @pytest.fixture

@@ -1,8 +1,12 @@
 """A local HTTP fake of the Lithic endpoints we use, driven through the real `lithic` SDK.
 
-It keeps cards, auth rules and transactions in memory, logs every request (method, path,
-query, headers, JSON body), honours `Idempotency-Key` on POSTs the way Lithic does (the same
-key answers with the first response, nothing is made twice), and injects faults:
+It keeps cards, auth rules, backtests and transactions in memory, logs every request (method,
+path, query, headers, JSON body), honours `Idempotency-Key` on POSTs the way Lithic does (the
+same key answers with the first response, nothing is made twice), and answers as Lithic's
+OpenAPI document says: a request body the operation does not accept is a 400, and every answer
+it gives is checked against the operation's declared status codes and schemas
+(tests/lithic_spec.py); what does not conform is collected in `spec_problems`, which the
+`lithic_fake` fixture requires to be empty. It injects faults:
 
 - `fail_next(n, status=500)`: the next n requests are answered with that status, untouched;
 - `lose_next_response(n)`: the next n requests are carried out, then answered 500, as when the
@@ -24,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests import lithic_payloads, lithic_spec
+
 API_KEY = "test-lithic-key"
 
 
@@ -44,6 +50,11 @@ class Fault:
     body: dict = field(default_factory=dict)
 
 
+def _error(message: str) -> dict:
+    """Lithic's error body (schema `error`)."""
+    return {"debugging_request_id": str(uuid.uuid4()), "message": message}
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
@@ -52,8 +63,10 @@ class LithicFake:
     def __init__(self):
         self.cards: dict[str, dict] = {}
         self.auth_rules: dict[str, dict] = {}
+        self.backtests: dict[str, dict] = {}
         self.transactions: dict[str, dict] = {}
         self.requests: list[LoggedRequest] = []
+        self.spec_problems: list[str] = []
         self.faults: list[Fault] = []
         self._idempotent: dict[str, tuple[int, dict]] = {}
         self._lock = threading.RLock()
@@ -69,6 +82,7 @@ class LithicFake:
         return f"http://{host}:{port}"
 
     def start(self) -> LithicFake:
+        lithic_spec.warm()
         self._thread.start()
         return self
 
@@ -79,7 +93,7 @@ class LithicFake:
     # --- test helpers -----------------------------------------------------------------------
 
     def fail_next(self, n: int = 1, *, status: int = 500, message: str = "") -> None:
-        body = {"message": message or f"fake Lithic error {status}"}
+        body = _error(message or f"fake Lithic error {status}")
         self.faults.extend(Fault("fail", status=status, body=body) for _ in range(n))
 
     def lose_next_response(self, n: int = 1) -> None:
@@ -107,54 +121,28 @@ class LithicFake:
         return card
 
     def add_transaction(
-        self, *, card_token: str, amount: int, status: str = "SETTLED", settled: int | None = None
+        self,
+        *,
+        card_token: str,
+        amount: int,
+        status: str = "SETTLED",
+        settled: int | None = None,
+        events: list[dict] | None = None,
+        token: str | None = None,
     ) -> dict:
-        token = str(uuid.uuid4())
+        """A transaction Lithic has (schema `card_transaction`): authorized `amount` and, when
+        SETTLED, cleared `settled` (default the same); or exactly the `events` given."""
         created = _now()
-        settled = amount if settled is None and status == "SETTLED" else (settled or 0)
-        events = [
-            {
-                "token": str(uuid.uuid4()),
-                "type": "AUTHORIZATION",
-                "amount": amount,
-                "created": created,
-                "result": "APPROVED",
-            }
-        ]
-        if status == "SETTLED":
-            events.append(
-                {
-                    "token": str(uuid.uuid4()),
-                    "type": "CLEARING",
-                    "amount": settled,
-                    "created": created,
-                    "result": "APPROVED",
-                }
-            )
-        txn = {
-            "token": token,
-            "account_token": str(uuid.uuid4()),
-            "card_token": card_token,
-            "amount": amount,
-            "authorization_amount": amount,
-            "settled_amount": settled,
-            "status": status,
-            "result": "APPROVED",
-            "created": created,
-            "updated": created,
-            "merchant": {
-                "descriptor": "FAKE MERCHANT",
-                "mcc": "5411",
-                "city": "NEW YORK",
-                "country": "USA",
-            },
-            "merchant_currency": "USD",
-            "amounts": {"cardholder": {"amount": amount, "currency": "USD"}},
-            "events": events,
-            "tags": {},
-        }
+        if events is None:
+            events = [lithic_payloads.transaction_event("AUTHORIZATION", amount, created)]
+            if status == "SETTLED":
+                cleared = amount if settled is None else settled
+                events.append(lithic_payloads.transaction_event("CLEARING", cleared, created))
+        txn = lithic_payloads.card_transaction(
+            card_token, token or str(uuid.uuid4()), events, status=status, created=created
+        )
         with self._lock:
-            self.transactions[token] = txn
+            self.transactions[txn["token"]] = txn
         return txn
 
     # --- the API ----------------------------------------------------------------------------
@@ -215,19 +203,17 @@ class LithicFake:
         body = body or {}
         if parts[:2] == ["v1", "cards"]:
             if len(parts) == 2 and method == "POST":
-                if body.get("type") not in {"VIRTUAL", "PHYSICAL", "SINGLE_USE", "MERCHANT_LOCKED"}:
-                    return 400, {"message": "type is invalid"}
                 return 200, self._new_card(body)
             if len(parts) == 2 and method == "GET":
                 return 200, self._page(list(self.cards.values()), query)
             card = self.cards.get(parts[2]) if len(parts) == 3 else None
             if card is None:
-                return 404, {"message": "card not found"}
+                return 404, _error("card not found")
             if method == "GET":
                 return 200, card
             if method == "PATCH":
                 if card["state"] == "CLOSED" and body.get("state") not in (None, "CLOSED"):
-                    return 400, {"message": "Card is closed and cannot be modified"}
+                    return 400, _error("Card is closed and cannot be modified")
                 for key in ("state", "spend_limit", "spend_limit_duration", "memo"):
                     if key in body:
                         card[key] = body[key]
@@ -242,7 +228,7 @@ class LithicFake:
             if len(parts) == 2 and method == "POST":
                 entities = body.get("entities") or {}
                 if not entities.get("include"):
-                    return 400, {"message": "include must contain at least one entity"}
+                    return 400, _error("include must contain at least one entity")
                 token = str(uuid.uuid4())
                 rule = {
                     "token": token,
@@ -262,21 +248,22 @@ class LithicFake:
                     "draft_version": {
                         "parameters": body.get("parameters"),
                         "version": 1,
-                        "state": "PENDING",
+                        "state": "SHADOWING",
+                        "error": None,
                     },
                 }
                 with self._lock:
                     self.auth_rules[token] = rule
-                return 200, self._rule_view(rule)
+                return 201, self._rule_view(rule)
             rule = self.auth_rules.get(parts[2]) if len(parts) >= 3 else None
             if rule is None:
-                return 404, {"message": "auth rule not found"}
+                return 404, _error("auth rule not found")
             if len(parts) == 3 and method == "GET":
                 return 200, self._rule_view(rule)
             if len(parts) == 3 and method == "PATCH":
                 if "entities" in body:
                     if not (body["entities"] or {}).get("include"):
-                        return 400, {"message": "include must contain at least one entity"}
+                        return 400, _error("include must contain at least one entity")
                     rule["entities"] = {
                         "include": list(body["entities"]["include"]),
                         "exclude": list(body["entities"].get("exclude") or []),
@@ -289,13 +276,14 @@ class LithicFake:
                 rule["draft_version"] = {
                     "parameters": body.get("parameters"),
                     "version": version,
-                    "state": "PENDING",
+                    "state": "SHADOWING",
+                    "error": None,
                 }
                 return 200, self._rule_view(rule)
             if len(parts) == 4 and parts[3] == "promote" and method == "POST":
                 draft = rule["draft_version"]
                 if draft is None:
-                    return 400, {"message": "no draft version to promote"}
+                    return 400, _error("no draft version to promote")
                 rule["current_version"] = {
                     "parameters": draft["parameters"],
                     "version": draft["version"],
@@ -303,13 +291,23 @@ class LithicFake:
                 rule["draft_version"] = None
                 rule["state"] = "ACTIVE"
                 return 200, self._rule_view(rule)
+            if len(parts) == 4 and parts[3] == "backtests" and method == "POST":
+                backtest = {
+                    "backtest_token": str(uuid.uuid4()),
+                    "rule_token": rule["token"],
+                    "start": body.get("start"),
+                    "end": body.get("end"),
+                }
+                with self._lock:
+                    self.backtests[backtest["backtest_token"]] = backtest
+                return 200, {"backtest_token": backtest["backtest_token"]}
         if parts[:2] == ["v1", "transactions"] and method == "GET" and len(parts) == 2:
             rows = list(self.transactions.values())
             begin = query.get("begin")
             if begin:
                 rows = [t for t in rows if t["created"] >= begin.replace("+00:00", "Z")[:19]]
             return 200, self._page(rows, query)
-        return 404, {"message": f"no route {method} {path}"}
+        return 404, _error(f"no route {method} {path}")
 
     def _page(self, rows: list[dict], query: dict) -> dict:
         size = int(query.get("page_size", 50))
@@ -327,9 +325,15 @@ class LithicFake:
             self.requests.append(LoggedRequest(method, split.path, query, headers, body))
             fault = self.faults.pop(0) if self.faults else None
         if headers.get("authorization") != API_KEY:
-            return 401, {"message": "Please provide API key in Authorization header"}, 0.0
+            return 401, _error("Please provide API key in Authorization header"), 0.0
         if fault is not None and fault.kind == "fail":
             return fault.status, fault.body, 0.0
+        if method in ("POST", "PATCH", "PUT"):
+            problems = lithic_spec.request_problems(method, split.path, body or {})
+            if problems:
+                # Lithic refuses what its schema does not allow; so would the real one.
+                self.spec_problems += [f"request {method} {split.path}: {p}" for p in problems]
+                return 400, _error("; ".join(problems)[:500]), 0.0
         key = headers.get("idempotency-key") if method == "POST" else None
         with self._lock:
             if key and key in self._idempotent:
@@ -339,6 +343,8 @@ class LithicFake:
                 payload = copy.deepcopy(payload)
                 if key:
                     self._idempotent[key] = (status, payload)
+        problems = lithic_spec.response_problems(method, split.path, status, payload)
+        self.spec_problems += [f"response {method} {split.path}: {p}" for p in problems]
         if fault is not None and fault.kind == "lose":
             return 500, {"message": "fake Lithic lost the response"}, 0.0
         if fault is not None and fault.kind == "hang":

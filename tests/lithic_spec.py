@@ -148,6 +148,17 @@ def request_problems(method: str, path: str, body: Any) -> list[str]:
     return _problems(_validator(pointer), body, ignore)
 
 
+def warm() -> None:
+    """Load the document and check one payload of each kind, so that the first real check (a
+    fake's answer, on an SDK client's short timeout) does not pay for loading it."""
+    webhook_problems({"event_type": "card.created", "card_token": str(_ZERO_TOKEN)})
+    asa_response_problems({"result": "APPROVED"})
+    response_problems("GET", f"/v1/cards/{_ZERO_TOKEN}", 404, {"message": ""})
+
+
+_ZERO_TOKEN = "00000000-0000-4000-8000-000000000000"
+
+
 def response_problems(method: str, path: str, status: int, body: Any) -> list[str]:
     """What makes this answer one Lithic's operation would not give (status code included)."""
     found = operation(method, path)

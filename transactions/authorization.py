@@ -257,18 +257,23 @@ def authorize(
     """Decide and record one authorization request; the same request again gets the first
     answer and changes nothing. DeadlinePassed: nothing was recorded."""
     deadline = _deadline(deadline)
-    try:
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
-            answer = _authorize(cursor, request, body, deadline)
-            # Past this point the answer is too late for Lithic: roll it back instead.
-            deadline.check("committing the decision")
-            return answer
-    except IntegrityError:
-        # A concurrent copy of this request recorded its answer first.
-        stored = stored_answer(request)
-        if stored is None:
-            raise
-        return stored
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic(durable=True), connection.cursor() as cursor:
+                answer = _authorize(cursor, request, body, deadline)
+                # Past this point the answer is too late for Lithic: roll it back instead.
+                deadline.check("committing the decision")
+                return answer
+        except IntegrityError:
+            # A concurrent copy of this request recorded its answer first: that is the answer.
+            stored = stored_answer(request)
+            if stored is not None:
+                return stored
+            if attempt == 2:
+                raise
+            # Another request of the same transaction created it first: decide again, now as
+            # a later request on that transaction.
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def stored_answer(request: AuthorizationRequest) -> Answer | None:

@@ -131,3 +131,12 @@ def dispute_list(*, actor) -> QuerySet[Dispute]:
 def balance_report_list(*, actor) -> QuerySet[BalanceReport]:
     """Lithic's balance reports of the actor's account beside ours, newest first."""
     return BalanceReport.objects.filter(account_id=actor.account_id).order_by("-reported_at", "-id")
+
+
+def latest_balance_reports() -> QuerySet[BalanceReport]:
+    """The latest balance report of each of our accounts Lithic reported on."""
+    return (
+        BalanceReport.objects.filter(account__isnull=False)
+        .order_by("account_id", "-reported_at", "-id")
+        .distinct("account_id")
+    )

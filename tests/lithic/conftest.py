@@ -2,13 +2,81 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from cards.services import card_issue, card_product_create
 from core.audit import system_actor
 from spending.services import mcc_catalogue_load, spending_profile_create
+from tests import lithic_spec
+from tests.transactions.conftest import (  # noqa: F401 - the responder's fixtures, here too
+    _asa_secret,
+    asa,
+    categories,
+    make_card,
+    signed_headers,
+)
+from webhooks.models import Webhook
+from webhooks.worker import Worker, WorkerConfig
+
+WEBHOOK_SECRET = "whsec_" + "Y2FyZC1ldmVudHMtdGVzdC1zZWNyZXQtMDEyMzQ1Ng=="
+INBOX_URL = "/webhooks/lithic/"
+
+
+@pytest.fixture(autouse=True)
+def _inbox(settings):
+    settings.LITHIC_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.LITHIC_WEBHOOK_SECRETS = []
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+
+
+@pytest.fixture
+def drain(django_capture_on_commit_callbacks):
+    """Run a worker until nothing is due, with the pushes its handlers schedule on commit."""
+
+    def run() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            Worker(config=WorkerConfig.from_settings()).run(once=True)
+
+    return run
+
+
+@pytest.fixture
+def deliver(client, drain):
+    """`deliver(payload)`: POST a signed Lithic event to the inbox, run a worker until nothing
+    is due, and return the event's inbox row. The payload must be one Lithic could send
+    (checked against lithic-openapi.yml) unless `malformed=True`."""
+
+    def post(payload: dict, *, malformed: bool = False, msg_id: str | None = None) -> Webhook:
+        if not malformed:
+            assert lithic_spec.webhook_problems(payload) == []
+        body = json.dumps(payload).encode()
+        headers = signed_headers(body, secret=WEBHOOK_SECRET, msg_id=msg_id)
+        response = client.post(
+            INBOX_URL, data=body, content_type="application/json", headers=headers
+        )
+        assert response.status_code == 200
+        drain()
+        return Webhook.objects.get(webhook_id=headers["webhook-id"])
+
+    return post
+
+
+@pytest.fixture
+def retry_now(drain):
+    """`retry_now(webhook)`: let its backoff pass (the database's clock stands still in a
+    test), drain, and return the row."""
+
+    def run(webhook: Webhook) -> Webhook:
+        Webhook.objects.filter(pk=webhook.pk).update(next_attempt_at=F("received_at"))
+        drain()
+        webhook.refresh_from_db()
+        return webhook
+
+    return run
 
 
 @pytest.fixture

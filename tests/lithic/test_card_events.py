@@ -2,68 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
-from django.db.models import F
 
 from cards.models import Card
 from cards.services import card_set_state
-from tests.transactions.conftest import signed_headers
-from webhooks.models import Webhook
-from webhooks.worker import Worker, WorkerConfig
-
-SECRET = "whsec_" + "Y2FyZC1ldmVudHMtdGVzdC1zZWNyZXQtMDEyMzQ1Ng=="
-URL = "/webhooks/lithic/"
-
-
-@pytest.fixture(autouse=True)
-def _inbox(settings):
-    settings.LITHIC_WEBHOOK_SECRET = SECRET
-    settings.LITHIC_WEBHOOK_SECRETS = []
-    settings.WEBHOOK_MAX_ATTEMPTS = 3
-
-
-@pytest.fixture
-def drain(django_capture_on_commit_callbacks):
-    """Run a worker until nothing is due, with the pushes its handlers schedule on commit."""
-
-    def run() -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            Worker(config=WorkerConfig.from_settings()).run(once=True)
-
-    return run
-
-
-@pytest.fixture
-def deliver(client, drain):
-    """`deliver(payload)`: POST a signed card event, run a worker until nothing is due, and
-    return the event's inbox row."""
-
-    def post(payload: dict) -> Webhook:
-        body = json.dumps(payload).encode()
-        headers = signed_headers(body, secret=SECRET)
-        response = client.post(URL, data=body, content_type="application/json", headers=headers)
-        assert response.status_code == 200
-        drain()
-        return Webhook.objects.get(webhook_id=headers["webhook-id"])
-
-    return post
-
-
-@pytest.fixture
-def retry_now(drain):
-    """`retry_now(webhook)`: let its backoff pass (the database's clock stands still in a
-    test), drain, and return the row."""
-
-    def run(webhook: Webhook) -> Webhook:
-        Webhook.objects.filter(pk=webhook.pk).update(next_attempt_at=F("received_at"))
-        drain()
-        webhook.refresh_from_db()
-        return webhook
-
-    return run
+from tests.lithic_payloads import card_event
 
 
 def updated(card: Card, state: str) -> dict:
@@ -139,9 +84,7 @@ def test_card_shipped_and_renewed_change_nothing_when_lithic_agrees(lithic_fake,
     versions = card.history.count()
     token = str(card.lithic_card_token)
 
-    shipped = deliver(
-        {"event_type": "card.shipped", "card_token": token, "shipping_method": "USPS priority"}
-    )
+    shipped = deliver(card_event("card.shipped", token, shipping_method="USPS priority"))
     renewed = deliver({"event_type": "card.renewed", "card_token": token, "exp_year": "2031"})
 
     assert (shipped.status, renewed.status) == ("PROCESSED", "PROCESSED")
@@ -242,7 +185,7 @@ def test_without_an_api_key_only_the_payloads_state_is_applied(acme, fixture_act
     assert card.lithic_sync_status == "LOCAL_ONLY"
 
     paused = deliver(updated(card, "PAUSED"))
-    shipped = deliver({"event_type": "card.shipped", "card_token": str(card.lithic_card_token)})
+    shipped = deliver(card_event("card.shipped", card.lithic_card_token))
 
     assert (paused.status, shipped.status) == ("PROCESSED", "PROCESSED")
     card.refresh_from_db()
@@ -260,6 +203,6 @@ def test_without_an_api_key_only_the_payloads_state_is_applied(acme, fixture_act
 )
 def test_malformed_card_event_is_dead_at_once_with_the_reason(db, deliver, payload, error):
     # It can never apply: it waits for an operator instead of being retried until it dies.
-    webhook = deliver(payload)
+    webhook = deliver(payload, malformed=True)
     assert (webhook.status, webhook.attempts) == ("DEAD", 1)
     assert error in webhook.last_error

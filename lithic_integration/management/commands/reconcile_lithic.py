@@ -12,7 +12,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from core.commands import AuditedCommand
 from lithic_integration import gateway as lithic_gateway
 from lithic_integration.errors import LithicError
-from lithic_integration.reconcile import format_table, reconcile_cards, reconcile_transactions
+from lithic_integration.reconcile import (
+    format_table,
+    reconcile_balances,
+    reconcile_cards,
+    reconcile_transactions,
+)
 
 
 def _moment(value: str) -> datetime.datetime:
@@ -31,8 +36,9 @@ class Command(AuditedCommand):
     help = (
         "Page through Lithic's cards and transactions and report every difference from ours "
         "(missing here, missing at Lithic, state, last four, spend limit, transaction status "
-        "and amounts). --fix applies Lithic's version through the same services the webhooks "
-        "use. Exits 1 while differences remain."
+        "and amounts), and the accounts whose latest balance reported by Lithic differs from "
+        "ours. --fix applies Lithic's version through the same services the webhooks use. "
+        "Exits 1 while differences remain."
     )
 
     def add_arguments(self, parser):
@@ -58,6 +64,7 @@ class Command(AuditedCommand):
                 differences += reconcile_cards(fix=options["fix"])
             if not options["cards_only"]:
                 differences += reconcile_transactions(since=since, fix=options["fix"])
+                differences += reconcile_balances()
         except LithicError as exc:
             raise CommandError(f"reconcile_lithic stopped: {exc.message}") from exc
         remaining = [d for d in differences if not d.fixed]
