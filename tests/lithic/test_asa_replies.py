@@ -193,3 +193,28 @@ def test_the_previous_asa_secret_is_accepted_while_it_rotates(client, settings, 
         headers=signed_headers(body, secret=OLD_ASA_SECRET),
     )
     assert response.status_code == 401
+
+
+# --- Its own processes -------------------------------------------------------------------------
+
+
+def test_the_web_processes_do_not_serve_the_responder(client, card):
+    body = asa_body(card, 100)
+    response = client.post(
+        "/lithic/asa/", data=body, content_type="application/json", headers=signed_headers(body)
+    )
+    assert response.status_code == 404
+
+
+def test_the_responders_processes_serve_nothing_else_and_use_no_redis(client, asa_process):
+    from config import asa_settings
+
+    for path in ("/admin/login/", "/api/v1/cards/", "/webhooks/lithic/"):
+        assert client.get(path).status_code == 404
+    assert client.get("/healthz/").status_code == 200
+    assert asa_settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    assert asa_settings.REDIS_URL == ""
+    assert asa_settings.MIDDLEWARE == ["django.middleware.security.SecurityMiddleware"]
+    database = asa_settings.DATABASES["default"]
+    assert database["OPTIONS"]["pool"]["timeout"] == asa_settings.ASA_DEADLINE_MS / 1000
+    assert database["CONN_HEALTH_CHECKS"] is True

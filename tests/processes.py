@@ -1,0 +1,246 @@
+"""Real processes for the tests that are about processes: a PostgreSQL cluster of their own
+(which a test may stop and start again), a Redis of their own (which a test may hang), and
+gunicorn serving the web or the responder, as deployed.
+
+The suite's own PostgreSQL and Redis (scripts/with_services.sh) are shared by every test and
+must never be stopped; these are private to the module that starts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_ROOT = os.geteuid() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pgbin() -> Path:
+    if os.environ.get("PGBIN"):
+        return Path(os.environ["PGBIN"])
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    return Path("/usr/lib/postgresql/15/bin")
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL 15 cluster on a free port, with the `app` role and database."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="private_pg."))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.bin = _pgbin()
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._as_pg(
+            [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+             "--encoding=UTF8", "--locale=C"]
+        )  # fmt: skip
+        self.start()
+        self.psql("CREATE ROLE app LOGIN PASSWORD 'app' CREATEDB")
+        self.psql("CREATE DATABASE app OWNER app")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://app:app@127.0.0.1:{self.port}/app"
+
+    def _as_pg(self, command: list[str]) -> None:
+        if IS_ROOT:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, cwd=self.dir, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._as_pg(
+            [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
+             "-o", options, "-w", "-t", "60", "start"]
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._as_pg([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def psql(self, sql: str, *, database: str = "postgres") -> str:
+        done = subprocess.run(
+            [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", database, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, which it may hang (SIGSTOP) and resume."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def hang(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def destroy(self) -> None:
+        self.resume()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment of a project process: production settings, no .env file."""
+    env = {
+        **os.environ,
+        "ENV_FILE": "",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "TRUST_X_FORWARDED_PROTO": "true",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+class Gunicorn:
+    """gunicorn serving `app` (config.wsgi or config.asa_wsgi) with sync workers."""
+
+    def __init__(
+        self,
+        app: str,
+        *,
+        env: dict[str, str],
+        workers: int = 2,
+        nice: int = 0,
+        backlog: int = 64,
+    ) -> None:
+        self.port = free_port()
+        command = [
+            str(Path(sys.executable).parent / "gunicorn"), app, "--bind",
+            f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class", "sync",
+            "--backlog", str(backlog), "--timeout", "120", "--log-level", "warning",
+        ]  # fmt: skip
+        if nice:
+            command = ["nice", "-n", str(nice), *command]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                request = urllib.request.Request(  # noqa: S310 - our own local server
+                    f"{self.url}/healthz/", headers={"X-Forwarded-Proto": "https"}
+                )
+                with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                err = self.process.stderr.read().decode()[-3000:] if self.process.stderr else ""
+                self.stop()
+                raise RuntimeError(f"gunicorn {app} did not start:\n{err}")
+            time.sleep(0.2)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+SEED_SCRIPT = """
+import json, uuid
+from decimal import Decimal
+import django
+django.setup()
+from accounts.models import Role
+from accounts.services import account_create, api_key_create, user_create
+from cards.services import card_issue
+from core.audit import system_actor
+from spending.models import SpendingCategory
+with system_actor("test:processes"):
+    SpendingCategory.objects.get_or_create(
+        mcc="5812",
+        defaults=dict(description="Eating places", group="test", range_start="5812",
+                      range_end="5812"),
+    )
+    account = account_create(name="Process Co", balance=Decimal("1000000.00"))
+    owner = user_create(email="owner@process.test", account=account, role=Role.OWNER)
+    card = card_issue(account=account, lithic_card_token=uuid.uuid4())
+    _, key = api_key_create(user=owner, name="flood")
+print(json.dumps({"card_token": str(card.lithic_card_token), "account_id": account.pk,
+                  "api_key": key}))
+"""
+
+
+def migrate_and_seed(env: dict[str, str]) -> dict[str, str]:
+    """Migrate the database of `env` and give it an account, a card and an API key."""
+    import json
+
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", SEED_SCRIPT],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"seeding failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
