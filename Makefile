@@ -17,7 +17,7 @@ help:
 	@echo "make run             set up .env and the SQLite DB, seed demo data, start http://127.0.0.1:8000"
 	@echo "make test            lint + migration check + pytest against private PostgreSQL and Redis"
 	@echo "make bench           run bench/run.py against private PostgreSQL and Redis"
-	@echo "make lint | fmt      ruff check / ruff format"
+	@echo "make lint | fmt      ruff check and mypy / ruff format"
 	@echo "make services-shell  a shell with the private PostgreSQL and Redis running"
 	@echo "make clean           remove .venv, db.sqlite3 and var/"
 
@@ -48,6 +48,7 @@ bench: install
 lint: install
 	$(RUFF) check .
 	$(RUFF) format --check .
+	ENV_FILE= DEBUG=true $(VENV)/bin/mypy
 
 fmt: install
 	$(RUFF) format .

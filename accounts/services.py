@@ -200,6 +200,7 @@ def _check_owner_role_change(*, actor: User | None, before: str | None, after: s
 def _check_other_owner_remains(*, user: User) -> None:
     from accounts.errors import LastOwner
 
+    assert user.account_id is not None  # noqa: S101 - owners belong to an account
     others = User.objects.filter(
         account_id=user.account_id, role=Role.OWNER, is_active=True
     ).exclude(pk=user.pk)
@@ -210,6 +211,7 @@ def _check_other_owner_remains(*, user: User) -> None:
 def _lock_account_users(*, user: User) -> User:
     # Role and activity changes of one account's users run one at a time (the account row is
     # the lock), so two requests cannot each remove "the other" last owner.
+    assert user.account_id is not None  # noqa: S101 - customer users belong to an account
     Account.objects.select_for_update().filter(pk=user.account_id).first()
     return User.objects.select_for_update().get(pk=user.pk)
 

@@ -89,7 +89,7 @@ class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
         LITHIC_SYNC_FIELDSET,
         RECORD_FIELDSET,
     )
-    actions = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards")
+    actions: tuple[str, ...] = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards")
 
     def has_add_permission(self, request):
         # Cards are issued through cards.services.card_issue (the API), which applies the

@@ -313,7 +313,7 @@ class BusinessModelAdmin(IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin
     readonly_fields = ("token", "created_at", "updated_at", "deleted")
     # Fields set when the row is created and fixed afterwards (e.g. the owning account).
     change_readonly_fields: tuple[str, ...] = ()
-    actions = ("undelete_selected",)
+    actions: tuple[str, ...] = ("undelete_selected",)
     history_list_display = (
         "history_actor",
         "history_ip",

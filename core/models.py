@@ -33,6 +33,11 @@ class BusinessModel(SafeDeleteModel):
     class Meta:
         abstract = True
 
+    @property
+    def is_deleted(self) -> bool:
+        """Soft-deleted (safedelete's `deleted` is set)."""
+        return self.deleted is not None
+
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:

@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from lithic_integration import payloads
+from lithic_integration import fields, payloads
 from lithic_integration.errors import LithicPayloadInvalid
 from lithic_integration.money import from_cents, to_cents
 from transactions.authorization import Answer, AuthorizationRequest
@@ -108,8 +108,7 @@ def parse_request(body: bytes, *, request_id: str = "") -> AuthorizationRequest:
     currency = cardholder.get("currency") or "USD"
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
         raise bad("`amounts.cardholder.currency` is not an ISO 4217 code")
-    pos = payload.get("pos") if isinstance(payload.get("pos"), dict) else {}
-    entry_mode = pos.get("entry_mode") if isinstance(pos.get("entry_mode"), dict) else {}
+    entry_mode = fields.part(fields.part(payload, "pos"), "entry_mode")
     created = None
     if isinstance(payload.get("created"), str):
         try:

@@ -55,7 +55,7 @@ def spending_profile_push(profile: SpendingProfile) -> None:
     later changes draft new parameters on the same rule and promote them.
     """
     parameters = spending_profile_rule_parameters(profile=profile)
-    if profile.deleted is not None or parameters is None:
+    if profile.is_deleted or parameters is None:
         if profile.lithic_auth_rule_token is not None:
             lithic_gateway.auth_rule_deactivate(rule_token=str(profile.lithic_auth_rule_token))
         return

@@ -35,7 +35,12 @@ from accounts.services import account_create, account_setting_set, address_add, 
 from cards.models import Card, CardState, CardType
 from cards.services import card_issue, card_product_create
 from lithic_integration.money import from_cents
-from spending.models import ProfileCategory, SpendingCategory, SpendLimitDuration
+from spending.models import (
+    ProfileCategory,
+    SpendingCategory,
+    SpendingProfile,
+    SpendLimitDuration,
+)
 from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
 from transactions.models import Transaction, TransactionStatus, TransactionType
 
@@ -380,7 +385,7 @@ def _profiles_for_account(rng: random.Random) -> list[ProfileSpec]:
 
 def _create_profiles(
     account: Account, specs: Sequence[ProfileSpec], categories: dict, summary: SeedSummary
-) -> dict[str, object]:
+) -> dict[str, SpendingProfile]:
     profiles = {}
     for spec in specs:
         profile = spending_profile_create(
@@ -407,6 +412,7 @@ def _create_profiles(
 def _card_state(rng: random.Random, card_type: str, *, first: bool) -> str:
     if first:
         return CardState.OPEN  # every account has at least one card in use
+    states: tuple[tuple[str, int], ...]
     if card_type == CardType.PHYSICAL:
         states = (
             (CardState.OPEN, 68),
@@ -599,14 +605,14 @@ def program_create(
 
 def card_spends(*, account_ids: Iterable[int] | None = None) -> list[CardSpend]:
     """Live cards that can have transactions, with the rules that decline them, in id order."""
-    cards = (
+    live = (
         Card.objects.filter(state__in=(CardState.OPEN, CardState.PAUSED, CardState.CLOSED))
         .select_related("account", "profile")
         .order_by("id")
     )
     if account_ids is not None:
-        cards = cards.filter(account_id__in=list(account_ids))
-    cards = list(cards)
+        live = live.filter(account_id__in=list(account_ids))
+    cards = list(live)
 
     rules: dict[int, dict[str, set[str]]] = {}
     profile_rules = ProfileCategory.objects.filter(
@@ -625,7 +631,7 @@ def card_spends(*, account_ids: Iterable[int] | None = None) -> list[CardSpend]:
 
     spends = []
     for card in cards:
-        card_rules = rules.get(card.profile_id, {})
+        card_rules = rules.get(card.profile_id, {}) if card.profile_id else {}
         spends.append(
             CardSpend(
                 card_id=card.pk,
@@ -771,7 +777,7 @@ def transaction_rows(
         )
 
 
-def _copy_rows(rows: Iterator[tuple], on_rows: Callable[[int], None]) -> None:
+def _copy_rows(rows: Iterator[tuple], on_rows: Callable[[int], object]) -> None:
     connection.ensure_connection()
     raw = connection.connection
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -796,7 +802,7 @@ def _copy_rows(rows: Iterator[tuple], on_rows: Callable[[int], None]) -> None:
             on_rows(written % PROGRESS_EVERY)
 
 
-def _bulk_create_rows(rows: Iterator[tuple], on_rows: Callable[[int], None]) -> None:
+def _bulk_create_rows(rows: Iterator[tuple], on_rows: Callable[[int], object]) -> None:
     while True:
         batch = [
             Transaction(**dict(zip(TRANSACTION_COLUMNS, row, strict=True)))

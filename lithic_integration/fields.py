@@ -42,5 +42,11 @@ def obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+def part(owner: Any, key: str) -> dict[str, Any]:
+    """`owner[key]` when both are objects, else {}: for the parts a payload may leave out."""
+    value = owner.get(key) if isinstance(owner, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def text(value: Any, limit: int) -> str:
     return "" if value is None else str(value)[:limit]

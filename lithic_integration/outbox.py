@@ -33,7 +33,7 @@ from django.utils import timezone
 from core.history import history_bypass
 from lithic_integration import gateway as lithic_gateway
 from lithic_integration.errors import LithicError, LithicRejected
-from spending.models import LithicSyncStatus
+from spending.models import LithicSynced, LithicSyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ BOOKKEEPING = "Lithic sync bookkeeping (outbox columns, not business values)"
 Push = Callable[[Any], None]
 
 
-def _bookkeeping_rows(model: type[models.Model], **lookups) -> models.QuerySet:
+def _bookkeeping_rows(model: type[LithicSynced], **lookups) -> models.QuerySet:
     # Django's plain manager: safedelete's `all_objects.update()` still adds
     # `deleted IS NULL`, and a deleted profile's push (deactivating its rule) must be recorded.
     return model._base_manager.filter(**lookups)
@@ -58,7 +58,7 @@ def sync_backoff_seconds(attempts: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
 
-def sync_mark_pending(*, model: type[models.Model], pk: int, push: Push) -> None:
+def sync_mark_pending(*, model: type[LithicSynced], pk: int, push: Push) -> None:
     """Record, in the caller's transaction, a local change of the row that Lithic must receive.
 
     With outbound sync off the row is LOCAL_ONLY and nothing is scheduled.
@@ -88,7 +88,7 @@ def sync_mark_pending(*, model: type[models.Model], pk: int, push: Push) -> None
 class _PushOnCommit:
     """The push a transaction runs once it has committed (one per row, however many changes)."""
 
-    model: type[models.Model]
+    model: type[LithicSynced]
     pk: int
     push: Push
     started: bool = False
@@ -100,7 +100,7 @@ class _PushOnCommit:
             sync_push(model=self.model, pk=self.pk, push=self.push, wait=False)
 
 
-def _push_scheduled(model: type[models.Model], pk: int) -> bool:
+def _push_scheduled(model: type[LithicSynced], pk: int) -> bool:
     """Whether this transaction already pushes the row on commit: one push carries every change
     (it reads the row then), and a second one would undo a failed push's backoff at once.
 
@@ -117,13 +117,13 @@ def _push_scheduled(model: type[models.Model], pk: int) -> bool:
     )
 
 
-def push_lock_key(model: type[models.Model], pk: int) -> str:
+def push_lock_key(model: type[LithicSynced], pk: int) -> str:
     """The name of the row's push lock (a PostgreSQL advisory lock on its hash)."""
     return f"lithic_sync:{model._meta.db_table}:{pk}"
 
 
 @contextmanager
-def _row_push_lock(model: type[models.Model], pk: int, *, wait: bool) -> Iterator[bool]:
+def _row_push_lock(model: type[LithicSynced], pk: int, *, wait: bool) -> Iterator[bool]:
     """Yields whether this process holds the row's push lock (always, when `wait`).
 
     One push per row at a time, across processes: two pushes of different versions racing
@@ -150,7 +150,7 @@ def _row_push_lock(model: type[models.Model], pk: int, *, wait: bool) -> Iterato
 
 
 def sync_push(
-    *, model: type[models.Model], pk: int, push: Push, force: bool = False, wait: bool = True
+    *, model: type[LithicSynced], pk: int, push: Push, force: bool = False, wait: bool = True
 ) -> str:
     """Push the row's current state to Lithic now; returns the sync status it ends in.
 
@@ -162,7 +162,7 @@ def sync_push(
     with _row_push_lock(model, pk, wait=wait) as held:
         if not held:
             return LithicSyncStatus.PENDING
-        row = model.all_objects.filter(pk=pk).first()
+        row = model._base_manager.filter(pk=pk).first()
         if row is None:
             return ""
         if not force and row.lithic_sync_status != LithicSyncStatus.PENDING:
@@ -194,7 +194,7 @@ def sync_push(
 
 def _record(model, pk: int, version: int, *, status: str, error: str) -> bool:
     """Record the outcome for `version`; a row changed meanwhile (newer version) is left alone."""
-    values = {"lithic_sync_status": status, "lithic_sync_error": error[:2000]}
+    values: dict[str, Any] = {"lithic_sync_status": status, "lithic_sync_error": error[:2000]}
     if status == LithicSyncStatus.SYNCED:
         values.update(
             lithic_synced_version=version,
@@ -221,9 +221,9 @@ def _record_failure(model, pk: int, version: int, *, attempts: int, error: str) 
         )
 
 
-def sync_due(*, model: type[models.Model], limit: int, retry_now: bool = False) -> list[int]:
+def sync_due(*, model: type[LithicSynced], limit: int, retry_now: bool = False) -> list[int]:
     """Ids of the rows the worker should push now (all pending ones with `retry_now`)."""
-    rows = model.all_objects.filter(lithic_sync_status=LithicSyncStatus.PENDING)
+    rows = model._base_manager.filter(lithic_sync_status=LithicSyncStatus.PENDING)
     if not retry_now:
         rows = rows.filter(
             Q(lithic_next_attempt_at__isnull=True) | Q(lithic_next_attempt_at__lte=timezone.now())
@@ -235,10 +235,10 @@ def sync_due(*, model: type[models.Model], limit: int, retry_now: bool = False) 
     )
 
 
-def sync_counts(*, model: type[models.Model]) -> dict[str, int]:
+def sync_counts(*, model: type[LithicSynced]) -> dict[str, int]:
     """How many live rows are in each sync status (for the console's banner)."""
     counts = dict.fromkeys(LithicSyncStatus.values, 0)
-    for row in model.objects.values("lithic_sync_status").annotate(n=models.Count("pk")):
+    for row in model._default_manager.values("lithic_sync_status").annotate(n=models.Count("pk")):
         counts[row["lithic_sync_status"]] = row["n"]
     return counts
 
@@ -257,13 +257,13 @@ def connect_receivers() -> None:
     )
 
 
-def _card_changed(sender: type[models.Model], *, pk: int, **kwargs: Any) -> None:
+def _card_changed(sender: type[LithicSynced], *, pk: int, **kwargs: Any) -> None:
     from lithic_integration.cards import card_push
 
     sync_mark_pending(model=sender, pk=pk, push=card_push)
 
 
-def _profile_changed(sender: type[models.Model], *, pk: int, **kwargs: Any) -> None:
+def _profile_changed(sender: type[LithicSynced], *, pk: int, **kwargs: Any) -> None:
     from lithic_integration.auth_rules import spending_profile_push
 
     sync_mark_pending(model=sender, pk=pk, push=spending_profile_push)

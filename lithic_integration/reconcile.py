@@ -42,7 +42,7 @@ class Difference:
 
 def compare_card(local: Card, lithic: lithic_gateway.LithicCard) -> list[Difference]:
     found = []
-    profile = str(local.profile.token) if local.profile_id is not None else ""
+    profile = str(local.profile.token) if local.profile is not None else ""
     if profile != lithic.profile_tag:
         # Which profile rule covers the card is ours to say: the fix is a push, not --fix.
         found.append(
@@ -198,12 +198,12 @@ def reconcile_transactions(*, since: datetime.datetime, fix: bool) -> list[Diffe
     ours_since = Transaction.objects.filter(transaction_date__gte=since).values_list(
         "token", "status", "amount"
     )
-    for token, status, amount in ours_since.iterator():
-        if str(token) not in seen:
+    for ours_token, status, amount in ours_since.iterator():
+        if str(ours_token) not in seen:
             differences.append(
                 Difference(
                     kind="transaction",
-                    token=str(token),
+                    token=str(ours_token),
                     what="missing at Lithic",
                     ours=f"{status} {amount}",
                 )

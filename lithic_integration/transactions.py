@@ -95,9 +95,8 @@ def network_transaction(payload: Any) -> NetworkTransaction:
         raise LithicPayloadInvalid("the transaction is not a JSON object")
     token = fields.token(payload.get("token"), "token")
     events = parse_events(payload)
-    merchant = payload.get("merchant") if isinstance(payload.get("merchant"), dict) else {}
-    amounts = payload.get("amounts") if isinstance(payload.get("amounts"), dict) else {}
-    cardholder = amounts.get("cardholder") if isinstance(amounts.get("cardholder"), dict) else {}
+    merchant = fields.part(payload, "merchant")
+    cardholder = fields.part(fields.part(payload, "amounts"), "cardholder")
     mcc = str(merchant.get("mcc") or "")
     status = str(payload.get("status") or TransactionStatus.PENDING)
     return NetworkTransaction(

@@ -17,6 +17,8 @@ wait "$!" || { echo "ci_checks: cannot parse PYTEST_ARGS: ${PYTEST_ARGS:-}" >&2;
 
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
+# The Lithic integration and every services.py / selectors.py (pyproject.toml [tool.mypy]).
+DEBUG=true ENV_FILE= "$BIN/mypy"
 "$BIN/python" manage.py makemigrations --check --dry-run
 
 workers=${PYTEST_WORKERS:-2}

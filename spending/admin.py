@@ -142,6 +142,8 @@ class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
         RECORD_FIELDSET,
     )
     inlines = (ProfileCategoryInline, BacktestInline)
+    # The Lithic integration adds its own actions (lithic_integration.admin).
+    actions: tuple[str, ...] = BusinessModelAdmin.actions
 
 
 @admin.register(ProfileCategory)

@@ -13,9 +13,16 @@ from django.db.models.expressions import RawSQL
 from lithic_integration import payloads
 from webhooks.models import REPLAYABLE_STATUSES, RETRYABLE_STATUSES, Webhook, WebhookStatus
 
-WEBHOOK_ID_MAX_LENGTH = Webhook._meta.get_field("webhook_id").max_length
-_EVENT_TYPE_MAX_LENGTH = Webhook._meta.get_field("event_type").max_length
-_EVENT_TOKEN_MAX_LENGTH = Webhook._meta.get_field("event_token").max_length
+
+def _max_length(field: str) -> int:
+    length = getattr(Webhook._meta.get_field(field), "max_length", None)
+    assert isinstance(length, int)  # noqa: S101 - these are CharFields
+    return length
+
+
+WEBHOOK_ID_MAX_LENGTH = _max_length("webhook_id")
+_EVENT_TYPE_MAX_LENGTH = _max_length("event_type")
+_EVENT_TOKEN_MAX_LENGTH = _max_length("event_token")
 
 # One statement, one round trip: the receiving endpoint is on Lithic's clock. A duplicate
 # `webhook-id` (Lithic delivers at least once) inserts nothing and returns no row.

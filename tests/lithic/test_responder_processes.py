@@ -94,14 +94,15 @@ def test_with_postgresql_stopped_every_request_is_declined_in_time_and_nothing_i
     postgres, _redis, seed = private
     card = _Card(seed["card_token"])
     deadline = 400
-    server = responder(postgres, deadline_ms=deadline)
+    # One worker: each gunicorn worker has its own pool, and recovery is about that pool.
+    server = responder(postgres, deadline_ms=deadline, workers=1)
     try:
         approved = [authorize(server, card) for _ in range(3)]
         assert {result for _, result, _ in approved} == {"APPROVED"}
 
         postgres.stop()
         during = [authorize(server, card) for _ in range(4)]
-        with ThreadPoolExecutor(max_workers=6) as pool:  # more than the workers at once
+        with ThreadPoolExecutor(max_workers=6) as pool:  # more than the worker at once
             during += list(pool.map(lambda _: authorize(server, card), range(6)))
         assert {result for _, result, _ in during} == {"SUSPECTED_FRAUD"}
         slowest = max(ms for _, _, ms in during)
@@ -110,10 +111,11 @@ def test_with_postgresql_stopped_every_request_is_declined_in_time_and_nothing_i
         assert max(ms for _, _, ms in during[:4]) < deadline + MARGIN_MS
 
         postgres.start()
-        # The pool reconnects on its own: within seconds every request is approved again.
+        # The pool reconnects on its own (psycopg_pool's backoff between attempts): within
+        # seconds every request is approved again.
         back = time.monotonic()
         while authorize(server, card)[1] != "APPROVED":
-            assert time.monotonic() - back < 5, "the responder did not recover"
+            assert time.monotonic() - back < 10, "the responder did not recover"
         after = [authorize(server, card) for _ in range(5)]
         assert {result for _, result, _ in after} == {"APPROVED"}
 
@@ -159,6 +161,14 @@ def test_a_request_that_waited_past_its_deadline_for_a_worker_is_never_approved_
     stored = recorded(postgres)
     assert not stored & {token for token, _, _ in answers}
     assert fresh_token in stored
+
+
+def for_seconds(seconds: float, call) -> list:
+    """`call()` again and again for `seconds`, one at a time (at least 20 times)."""
+    results, until = [], time.monotonic() + seconds
+    while time.monotonic() < until or len(results) < 20:
+        results.append(call())
+    return results
 
 
 def _flood(web: Gunicorn, api_key: str, stop: threading.Event, counts: dict) -> list:
@@ -229,10 +239,10 @@ def test_a_flood_of_logins_and_api_requests_and_a_hung_redis_do_not_delay_author
         quiet = [authorize(server, card) for _ in range(30)]
         threads = _flood(web, seed["api_key"], stop, counts)
         time.sleep(1.0)
-        flooded = [authorize(server, card) for _ in range(60)]
+        flooded = for_seconds(3, lambda: authorize(server, card))
         redis.hang()
         try:
-            hung = [authorize(server, card) for _ in range(60)]
+            hung = for_seconds(3, lambda: authorize(server, card))
         finally:
             redis.resume()
     finally:
