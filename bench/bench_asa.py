@@ -147,14 +147,20 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn serving the project (or the naive baseline) as in production."""
+    """gunicorn serving the project (or the naive baseline) as in production.
+
+    `app` is the WSGI entry point: `config.asa_wsgi` for the responder's own processes (it
+    sets its settings module itself), `config.wsgi` for the web processes.
+    """
 
     def __init__(
         self,
         settings_module: str = "config.settings",
         *,
+        app: str = "config.asa_wsgi:application",
         workers: int = WORKERS,
         extra_env: dict[str, str] | None = None,
+        nice: int = 0,
     ):
         self.port = free_port()
         env = {
@@ -168,11 +174,24 @@ class Server:
             "LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }
+        command = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            app,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ]
+        if nice:
+            command = ["nice", "-n", str(nice), *command]
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--worker-class", "sync", "--backlog", "2048", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr,
+            command, cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
@@ -365,13 +384,15 @@ def pgbench_script(ntargets: int) -> str:
     import datetime
 
     from transactions import authorization as asa
-    from transactions import ledger
+    from transactions import ledger, spend_windows
 
-    month, year, life = ledger.period_keys(datetime.datetime.now(tz=datetime.UTC))
+    now = datetime.datetime.now(tz=datetime.UTC)
+    first, last = spend_windows.periods_read("MONTHLY", now)
+    day, life = spend_windows.periods_written(now)
     rows = ", ".join(
         f"(:account_id, '{scope}', :{owner}, '{period}', :amount, now())"
         for scope, owner in (("CARD", "card_id"), ("PROFILE", "profile_id"))
-        for period in (month, year, life)
+        for period in (day, life)
     )
     script = (
         f"\\set n random(1, {ntargets})\n"
@@ -380,17 +401,21 @@ def pgbench_script(ntargets: int) -> str:
         "(1 + random() * 49)::numeric(12, 2) AS amount FROM bench_asa_targets WHERE n = :n \\gset\n"
         "BEGIN;\n"
     )
-    script += _pgbench_sql(asa.TIMEOUT_SQL, "'300ms'")
-    script += _pgbench_sql(asa.STORED_ANSWER_SQL, ":txn_token", ":txn_token")
+    script += _pgbench_sql(asa.TIMEOUT_SQL, "'1000ms'")
+    script += _pgbench_sql(asa.STORED_ANSWER_SQL, ":event_token", ":txn_token")
+    script += _pgbench_sql(asa.KNOWN_TRANSACTION_SQL, ":txn_token")
     script += _pgbench_sql(
         asa.CARD_SQL,
         named={"mcc": ":mcc", "setting": "'block_high_risk_mcc'", "card_token": ":card_token"},
     )
+    script += _pgbench_sql(asa.TIMEOUT_SQL, "'1000ms'")
     script += _pgbench_sql(ledger.ACCOUNT_LOCK_SQL, ":account_id")
     script += _pgbench_sql(ledger.FUNDS_READ_SQL, ":account_id")
     script += _pgbench_sql(
-        ledger.COUNTERS_READ_SQL, ":card_id", f"'{month}'", ":profile_id", f"'{month}'"
-    )
+        ledger.COUNTERS_READ_SQL,
+        ":card_id", f"'{first}'", f"'{last}'", ":profile_id", f"'{first}'", f"'{last}'",
+    )  # fmt: skip
+    script += _pgbench_sql(asa.TIMEOUT_SQL, "'1000ms'")
     script += _pgbench_sql(
         asa.INSERT_TRANSACTION_SQL,
         named={
@@ -400,6 +425,7 @@ def pgbench_script(ntargets: int) -> str:
             "country": "'USA'", "mcc": ":mcc", "type": "'AUTHORIZATION'", "status": "'PENDING'",
             "result": "'APPROVED'", "reason": "''", "counted": "true", "decision": "'{}'",
             "now": "now()", "event_token": ":event_token", "created": "now()",
+            "source": "'ASA'", "network_event_token": "NULL", "request_id": "'msg_bench'",
         },
     )  # fmt: skip
     script += ledger.COUNTERS_ADD_SQL_HEAD.strip() + " " + rows + ledger.COUNTERS_ADD_SQL_TAIL
@@ -489,6 +515,118 @@ def table(rows: list[dict], stored: dict[str, int]) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- the web, flooded
+
+FLOOD_LOGINS = 8
+FLOOD_API = 4
+
+
+class Flood:
+    """Admin logins with a wrong password (Argon2 hashes each) and API list requests, sent to
+    the web processes from threads until stopped."""
+
+    def __init__(self, port: int, api_key: str):
+        import threading
+
+        self.base = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.api_key = api_key
+        self.stopping = threading.Event()
+        self.counts = {"logins": 0, "api": 0, "errors": 0}
+        self.threads = [
+            threading.Thread(target=self._login, daemon=True) for _ in range(FLOOD_LOGINS)
+        ]
+        self.threads += [threading.Thread(target=self._api, daemon=True)
+                         for _ in range(FLOOD_API)]  # fmt: skip
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def _login(self) -> None:
+        import re
+
+        import requests
+
+        https = {"X-Forwarded-Proto": "https"}
+        while not self.stopping.is_set():
+            try:
+                page = requests.get(f"{self.base}/admin/login/", headers=https, timeout=60)
+                token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+                cookie = re.search(r"csrftoken=([^;]+)", page.headers.get("Set-Cookie", ""))
+                requests.post(
+                    f"{self.base}/admin/login/",
+                    data={"csrfmiddlewaretoken": token.group(1), "username": "x@bench.test",
+                          "password": "not-the-password-123"},
+                    headers={**https, "Cookie": f"csrftoken={cookie.group(1)}",
+                             "Referer": f"https://127.0.0.1:{self.port}/admin/login/"},
+                    timeout=60,
+                )  # fmt: skip
+                self.counts["logins"] += 1
+            except Exception:  # noqa: BLE001 - counted, the flood goes on
+                self.counts["errors"] += 1
+
+    def _api(self) -> None:
+        import requests
+
+        headers = {"X-Forwarded-Proto": "https", "Authorization": f"Api-Key {self.api_key}"}
+        while not self.stopping.is_set():
+            try:
+                requests.get(f"{self.base}/api/v1/cards/", headers=headers, timeout=60)
+                self.counts["api"] += 1
+            except Exception:  # noqa: BLE001 - counted, the flood goes on
+                self.counts["errors"] += 1
+
+
+def _bench_api_key() -> str:
+    from accounts.models import Role, User
+    from accounts.services import api_key_create
+    from core.audit import system_actor
+
+    owner = User.objects.filter(role=Role.OWNER, is_active=True).order_by("id").first()
+    with system_actor("command:bench_asa"):
+        _, key = api_key_create(user=owner, name="bench flood")
+    return key
+
+
+def measure_flooded(targets: list[dict], count: int, keep) -> dict:
+    """The responder at the reference rate while its neighbours, the web processes (at a
+    lower CPU priority, as docs/operations.md deploys them on a shared host), are flooded;
+    then the same with their Redis hung."""
+    import redis
+
+    web = Server(app="config.wsgi:application", workers=WORKERS, nice=10)
+    server = Server()
+    flood = Flood(web.port, _bench_api_key())
+    # Hung, not down: the process stopped (SIGSTOP) with its port open, as a stuck server is.
+    redis_pid = int(redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["process_id"])
+    try:
+        measure(server, targets, rate=WARM_UP_RATE, label="warm-up")
+        quiet = measure(server, targets, rate=REFERENCE_RATE, label="ours")
+        keep(quiet, count, f"ours ({REFERENCE_RATE}/s), web quiet")
+        flood.start()
+        time.sleep(2)
+        flooded = measure(server, targets, rate=REFERENCE_RATE, label="ours, web flooded")
+        keep(flooded, count, f"ours ({REFERENCE_RATE}/s), web flooded")
+        os.kill(redis_pid, signal.SIGSTOP)
+        try:
+            hung = measure(server, targets, rate=REFERENCE_RATE, label="ours, Redis hung")
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        keep(hung, count, f"ours ({REFERENCE_RATE}/s), web flooded, its Redis hung")
+    finally:
+        flood.stop()
+        server.stop()
+        web.stop()
+    log(f"flood: {flood.counts}")
+    return flood.counts
+
+
 def run() -> dict:
     import django
 
@@ -539,7 +677,9 @@ def run() -> dict:
         finally:
             server.stop()
 
-        server = Server("bench.naive_settings")
+        flood_counts = measure_flooded(targets, big_count, keep)
+
+        server = Server("bench.naive_settings", app="config.wsgi:application")
         naive = {}
         try:
             measure(server, targets, rate=WARM_UP_RATE, label="warm-up")
@@ -576,7 +716,10 @@ def run() -> dict:
         f"pgbench floor {floor['throughput']:,.0f}/s at concurrency {CONCURRENCY} "
         f"(target >= 40%); {rows:,} vs {SMALL_ROWS:,} rows: {growth} (target <= 1.2x); "
         f"naive max {naive_max['throughput']:,.0f}/s, p99 at {REFERENCE_RATE}/s "
-        f"{naive[REFERENCE_RATE]['p99']:.1f} ms. check_ledger passed after the run. "
+        f"{naive[REFERENCE_RATE]['p99']:.1f} ms. Flood of the web processes while the "
+        f"responder ran on its own: {flood_counts['logins']} admin logins and "
+        f"{flood_counts['api']} API requests answered ({FLOOD_LOGINS} + {FLOOD_API} clients). "
+        "check_ledger passed after the run. "
         f"Machine: {os.cpu_count()} CPUs shared by PostgreSQL, gunicorn and the load generator.",
     ]
     return {"results": [], "notes": notes}

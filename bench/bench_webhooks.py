@@ -428,7 +428,11 @@ def run() -> dict:
 
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         clear(conn)
-        server = Server(workers=WORKERS, extra_env={"LITHIC_WEBHOOK_SECRET": SECRET})
+        server = Server(
+            app="config.wsgi:application",
+            workers=WORKERS,
+            extra_env={"LITHIC_WEBHOOK_SECRET": SECRET},
+        )
         try:
             warm_up = http_feed(server.port, lifecycles, WARM_UP_REQUESTS, rng)
             measure_http(server, warm_up, conn, seconds=WARM_UP_SECONDS, label="warm-up")

@@ -55,7 +55,7 @@ def asa_authorize(request: HttpRequest) -> HttpResponse:
         security_event_record_refusal(
             kind=SecurityEventKind.ASA_BAD_SIGNATURE, request=request, reason=str(exc)
         )
-        return JsonResponse({"error": {"code": exc.code, "message": "bad signature"}}, status=401)
+        return _reply({"error": {"code": exc.code, "message": "bad signature"}}, status=401)
 
     try:
         answer = _decide(body, request_id=request_id, deadline=deadline)
@@ -71,7 +71,15 @@ def asa_authorize(request: HttpRequest) -> HttpResponse:
         (time.monotonic() - started) * 1000,
         (time.monotonic() - arrived) * 1000,
     )
-    return JsonResponse(answer_json(answer))
+    return _reply(answer_json(answer))
+
+
+def _reply(data: dict, *, status: int = 200) -> JsonResponse:
+    # A length, not chunks: the responder's processes run without the web's middleware (which
+    # sets it), and Lithic reads one small answer.
+    response = JsonResponse(data, status=status)
+    response["Content-Length"] = str(len(response.content))
+    return response
 
 
 def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:

@@ -422,11 +422,11 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes, deadline: Dea
     now = context.now
     card_periods = periods_read(card.spend_limit_duration if card.spend_limit > 0 else None, now)
     profile_periods = periods_read(card.profile_limit_duration if card.profile_limit else None, now)
-    cursor.execute(*_timeout(deadline, "locking the account"))
     locked = ledger.account_lock(
         cursor,
         card.account_id,
         spend=ledger.SpendQuery(card.id, card_periods, card.profile_id, profile_periods),
+        first=_timeout(deadline, "locking the account"),
     )
     balance, held, spent = locked.balance, locked.held, locked.spent
     if locked.deleted or locked.status != "ACTIVE":

@@ -115,7 +115,13 @@ class SpendQuery:
         return [self.card_id, *card, self.profile_id, *profile]
 
 
-def account_lock(cursor, account_id: int, *, spend: SpendQuery | None = None) -> LockedAccount:
+def account_lock(
+    cursor,
+    account_id: int,
+    *,
+    spend: SpendQuery | None = None,
+    first: Statement | None = None,
+) -> LockedAccount:
     """Lock the account row; its posted balance, status, open holds and (optionally) the spend
     in the card's and the profile's windows, all read after the lock.
 
@@ -125,7 +131,12 @@ def account_lock(cursor, account_id: int, *, spend: SpendQuery | None = None) ->
     statements: list[Statement] = [(ACCOUNT_LOCK_SQL, [account_id]), (FUNDS_READ_SQL, [account_id])]
     if spend is not None:
         statements.append((COUNTERS_READ_SQL, spend.params()))
+    if first is not None:
+        # A statement to run in the same round trip before the lock (the time left for it).
+        statements.insert(0, first)
     results = run_batch(cursor, statements)
+    if first is not None:
+        results = results[1:]
     balance, status, deleted = results[0][0]
     held = results[1][0][0] if results[1] else None
     if held is None:
