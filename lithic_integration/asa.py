@@ -59,10 +59,15 @@ def _tokens(payload: Any) -> tuple[str, str]:
     raw_token = payload.get("token")
     card = payload.get("card")
     raw_card = card.get("token") if isinstance(card, dict) else None
-    return (
-        raw_token[:TOKEN_KEPT] if isinstance(raw_token, str) else "",
-        raw_card[:TOKEN_KEPT] if isinstance(raw_card, str) else "",
-    )
+    return _kept(raw_token), _kept(raw_card)
+
+
+def _kept(raw: Any) -> str:
+    """A token as sent, if it is text that can be stored and sent back (no NUL, no lone
+    surrogate); "" otherwise: no token of Lithic's carries either."""
+    if not isinstance(raw, str) or payloads.text_problem(raw):
+        return ""
+    return raw[:TOKEN_KEPT]
 
 
 def parse_request(body: bytes, *, request_id: str = "") -> AuthorizationRequest:

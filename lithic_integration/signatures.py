@@ -101,10 +101,11 @@ def verify(
     msg_id = _header(headers, ID_HEADER)
     raw_timestamp = _header(headers, TIMESTAMP_HEADER)
     signatures = _header(headers, SIGNATURE_HEADER)
-    try:
-        timestamp = int(raw_timestamp)
-    except ValueError:
-        raise SignatureError("webhook-timestamp is not an integer") from None
+    # Seconds since the epoch, as digits; a number too long to be a time is no timestamp (and
+    # would overflow the float comparison below).
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit() and len(raw_timestamp) <= 12):
+        raise SignatureError("webhook-timestamp is not an integer of seconds")
+    timestamp = int(raw_timestamp)
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         raise SignatureError("webhook-timestamp outside the tolerance")

@@ -12,7 +12,13 @@ from typing import Any
 from lithic_integration import fields
 from lithic_integration.errors import LithicPayloadInvalid
 from lithic_integration.money import from_cents
-from transactions.events import EVENT_TYPES, Event, NetworkTransaction, transaction_apply_network
+from transactions.events import (
+    AUTHORIZATION_TYPES,
+    EVENT_TYPES,
+    Event,
+    NetworkTransaction,
+    transaction_apply_network,
+)
 from transactions.models import Transaction, TransactionStatus
 
 
@@ -66,25 +72,42 @@ def parse_events(payload: dict[str, Any]) -> list[Event]:
 
 
 def settled_amount(payload: dict[str, Any]) -> Any:
-    """What settled, in cents: `settled_amount` (deprecated), else `amounts.settlement`."""
+    """What settled, in cents: `settled_amount` (deprecated but required), else the magnitude of
+    `amounts.settlement.amount` (signed there: a debit's is negative)."""
+    if payload.get("settled_amount") is not None:
+        return payload["settled_amount"]
     amounts = payload.get("amounts")
     settlement = amounts.get("settlement") if isinstance(amounts, dict) else None
-    return _first_cents(
-        payload.get("settled_amount"),
-        settlement.get("amount") if isinstance(settlement, dict) else None,
-        0,
-    )
+    cents = settlement.get("amount") if isinstance(settlement, dict) else None
+    return abs(cents) if isinstance(cents, int) and not isinstance(cents, bool) else 0
+
+
+def _first_authorization_cents(payload: dict[str, Any]) -> Any:
+    events = payload.get("events")
+    if not isinstance(events, list):
+        return None
+    authorizations = [
+        e for e in events if isinstance(e, dict) and e.get("type") in AUTHORIZATION_TYPES
+    ]
+    if not authorizations:
+        return None
+    first = min(authorizations, key=lambda e: str(e.get("created") or ""))
+    return _first_cents(_cardholder_cents(first), first.get("amount"))
 
 
 def transaction_amount(payload: dict[str, Any]) -> Any:
-    """The transaction's authorized amount in cents as the spec allows it to be given:
-    `amounts.cardholder`, else the deprecated and nullable `authorization_amount`, else the
-    deprecated `amount`, else what settled (a force post has no authorization)."""
+    """The transaction's authorized amount in cents, from what the spec guarantees: the
+    deprecated and nullable `authorization_amount`, else the first authorization event's
+    amount (`events` is optional), else the deprecated but required `amount` (what settled,
+    for a force post with no authorization).
+
+    Not the transaction's `amounts.cardholder.amount`: that is the estimated *settled* amount,
+    signed (a debit's is negative, a pending one's 0), and `amounts.hold` the pending amount.
+    """
     return _first_cents(
-        _cardholder_cents(payload),
         payload.get("authorization_amount"),
+        _first_authorization_cents(payload),
         payload.get("amount"),
-        payload.get("settled_amount"),
         0,
     )
 
@@ -104,7 +127,7 @@ def network_transaction(payload: Any) -> NetworkTransaction:
         card_token=fields.token(payload.get("card_token"), "card_token"),
         created=fields.moment(payload.get("created"), "created"),
         events=events,
-        amount=from_cents(transaction_amount(payload), "amounts.cardholder.amount"),
+        amount=from_cents(transaction_amount(payload), "authorization_amount"),
         currency=str(cardholder.get("currency") or payload.get("merchant_currency") or "USD"),
         merchant_descriptor=str(merchant.get("descriptor") or ""),
         merchant_city=str(merchant.get("city") or ""),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -90,8 +92,7 @@ def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:
             settings.ASA_FAILURE_RESULT,
             f"arrived {deadline.elapsed_ms()} ms ago: past the {deadline.budget_ms} ms deadline",
         )
-    _bound_connection_wait(deadline)
-    with use_primary():
+    with _bound_connection_wait(deadline), use_primary():
         try:
             try:
                 parsed = parse_request(body, request_id=request_id)
@@ -116,12 +117,21 @@ def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:
             return Answer(token_of(body), settings.ASA_FAILURE_RESULT, "decision failed")
 
 
-def _bound_connection_wait(deadline: Deadline) -> None:
-    """Wait for a pooled connection no longer than the deadline leaves.
+@contextmanager
+def _bound_connection_wait(deadline: Deadline) -> Iterator[None]:
+    """Wait for a pooled connection no longer than the deadline leaves, for this request only.
 
     The responder's processes handle one request at a time (sync workers), so the pool's
-    checkout timeout can be this request's own.
+    checkout timeout can be this request's own; it is put back afterwards, so what runs outside
+    a decision (a refusal's security event, a probe) waits as configured.
     """
     pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
-    if pool is not None and connection.connection is None:
-        pool.timeout = max(deadline.remaining_ms(), 1) / 1000
+    if pool is None or connection.connection is not None:
+        yield
+        return
+    configured = pool.timeout
+    pool.timeout = max(deadline.remaining_ms(), 1) / 1000
+    try:
+        yield
+    finally:
+        pool.timeout = configured

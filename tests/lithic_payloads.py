@@ -26,6 +26,7 @@ AUTHORIZATION_TYPES = frozenset(
     }
 )
 CREDIT_EVENTS = frozenset({"RETURN", "CORRECTION_CREDIT", "CREDIT_AUTHORIZATION"})
+CREDIT_TYPES = frozenset({"CREDIT_AUTHORIZATION", "FINANCIAL_CREDIT_AUTHORIZATION"})
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -79,7 +80,8 @@ def card_transaction(
     """A `card_transaction.updated` body (schema `card_transaction`) carrying `events`.
 
     Its amounts follow the events: authorized is the first authorization's amount (what
-    settled, for a force post with none), settled the clearings' sum.
+    settled, for a force post with none), settled the clearings' sum; the flat fields are
+    positive, the structured `amounts` signed as the document's example is.
     """
     body = fixture("card_transaction_updated_authorization")
     authorizations = [e for e in events if e["type"] in AUTHORIZATION_TYPES]
@@ -100,10 +102,14 @@ def card_transaction(
         events=copy.deepcopy(events),
     )
     body["updated"] = max([body["created"], *(e["created"] for e in events)])
+    # The transaction's `amounts` are signed from the account's side (the document's example: a
+    # pending $18 purchase has cardholder 0 and hold -1800): cardholder, merchant and settlement
+    # are what settled, hold what is pending.
+    sign = 1 if authorizations and authorizations[0]["type"] in CREDIT_TYPES else -1
     amounts = body["amounts"]
-    amounts["cardholder"]["amount"] = amounts["merchant"]["amount"] = authorized
-    amounts["hold"]["amount"] = authorized if status == "PENDING" else 0
-    amounts["settlement"]["amount"] = settled
+    amounts["cardholder"]["amount"] = amounts["merchant"]["amount"] = sign * settled
+    amounts["hold"]["amount"] = sign * authorized if status == "PENDING" else 0
+    amounts["settlement"]["amount"] = sign * settled
     return body
 
 

@@ -42,6 +42,7 @@ from django.utils import timezone
 from accounts.settings_registry import get_spec, parse_setting
 from cards.models import CardState
 from core.deadline import Deadline, DeadlinePassed
+from spending.models import SpendLimitDuration
 from transactions import ledger
 from transactions.models import CounterScope, EventSource, TransactionStatus, TransactionType
 from transactions.spend_windows import periods_read
@@ -130,6 +131,11 @@ VALUES (%(event_token)s, %(account_id)s, %(transaction_id)s, %(type)s, %(amount)
 
 # The transaction under its row lock (after the account's: the house order), for an
 # incremental request's approval.
+# What a known transaction has counted so far: a TRANSACTION limit covers all its requests.
+TRANSACTION_SPENT_SQL = """
+SELECT CASE WHEN counted THEN hold_amount + settled_amount ELSE 0 END
+FROM transactions WHERE id = %s
+"""
 LOCK_TRANSACTION_SQL = """
 SELECT status, hold_amount, settled_amount, counted, profile_id, transaction_date
 FROM transactions WHERE id = %s FOR UPDATE
@@ -266,7 +272,7 @@ def authorize(
                 return answer
         except IntegrityError:
             # A concurrent copy of this request recorded its answer first: that is the answer.
-            stored = stored_answer(request)
+            stored = stored_answer(request, deadline)
             if stored is not None:
                 return stored
             if attempt == 2:
@@ -276,8 +282,10 @@ def authorize(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def stored_answer(request: AuthorizationRequest) -> Answer | None:
-    with connection.cursor() as cursor:
+def stored_answer(request: AuthorizationRequest, deadline: Deadline) -> Answer | None:
+    """The answer already recorded for this request, read within what the deadline leaves."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(*_timeout(deadline, "reading the earlier answer"))
         cursor.execute(STORED_ANSWER_SQL, [request.record_token, request.token])
         row = cursor.fetchone()
     return None if row is None else Answer(request.token, row[0], row[1], replay=True)
@@ -436,12 +444,27 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes, deadline: Dea
         return context.record(CARD_PAUSED, reason)
 
     amount = request.amount
+    per_transaction = {
+        card.spend_limit_duration if card.spend_limit > 0 else None,
+        card.profile_limit_duration if card.profile_limit else None,
+    }
+    so_far = ZERO
+    if context.transaction_id is not None and SpendLimitDuration.TRANSACTION in per_transaction:
+        # An incremental authorization: "each individual transaction under the limit" counts
+        # what the transaction holds and settled already, under the account lock.
+        cursor.execute(TRANSACTION_SPENT_SQL, [context.transaction_id])
+        so_far = cursor.fetchone()[0]
+
+    def window_spent(scope: str, duration: str | None) -> Decimal:
+        return so_far if duration == SpendLimitDuration.TRANSACTION else spent.get(scope, ZERO)
+
     checks = []
     if card.spend_limit > 0:
         checks.append(
             _limit_check(what="card_spend_limit", limit=card.spend_limit,
                          duration=card.spend_limit_duration, periods=card_periods,
-                         spent=spent.get(CounterScope.CARD, ZERO), amount=amount)
+                         spent=window_spent(CounterScope.CARD, card.spend_limit_duration),
+                         amount=amount)
         )  # fmt: skip
     else:
         trace.append({"rule": "card_spend_limit", "limit": "none", "passed": True})
@@ -449,7 +472,8 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes, deadline: Dea
         checks.append(
             _limit_check(what="profile_spend_limit", limit=card.profile_limit,
                          duration=card.profile_limit_duration or "", periods=profile_periods,
-                         spent=spent.get(CounterScope.PROFILE, ZERO), amount=amount)
+                         spent=window_spent(CounterScope.PROFILE, card.profile_limit_duration),
+                         amount=amount)
         )  # fmt: skip
     for check in checks:
         trace.append(check)
@@ -503,7 +527,9 @@ def _event_params(context: _Context, result: str, reason: str) -> dict[str, Any]
         "source": EventSource.ASA.value,
         "network_event_token": request.event_token,
         "request_id": request.request_id[:100],
-        "created": request.created or context.now,
+        # Lithic's `created` is when the transaction first occurred: it dates the first request;
+        # a later (incremental) one happens now, after whatever the transaction saw since.
+        "created": (request.created if context.transaction_id is None else None) or context.now,
         "now": context.now,
     }
 

@@ -193,9 +193,16 @@ def effective_events(events: Iterable[Event]) -> list[Event]:
 
     Our answer to a request is the same authorization as Lithic's event with the token the
     request carried; without one, the n-th answer of a type is Lithic's n-th authorization
-    event of that type not already claimed by a token.
+    event of that type not already claimed by a token. Status events (Lithic's status of a
+    transaction it reported without events) count only while no event of Lithic's is known.
     """
-    lithic = [e for e in events if e.source != EventSource.ASA]
+    events = list(events)
+    lithic = [e for e in events if e.source == EventSource.LITHIC]
+    if not lithic:
+        statuses = [e for e in events if e.source == EventSource.STATUS]
+        if any(e.type in AUTHORIZATION_TYPES and not e.approved for e in statuses):
+            return statuses  # Lithic declined the transaction: none of our answers stands
+        lithic = statuses
     answers = sorted(
         (e for e in events if e.source == EventSource.ASA), key=lambda e: (e.created, e.order)
     )
@@ -226,7 +233,7 @@ def fold(state: State, events: Iterable[Event], *, txn_type: str) -> State:
 def posting(event: Event, *, txn_type: str) -> tuple[Decimal, str] | None:
     """The ledger entry (signed amount, kind) an event makes, whatever came before it."""
     credit = txn_type in CREDIT_TYPES
-    if event.source == EventSource.ASA or not event.approved or not event.amount:
+    if event.source != EventSource.LITHIC or not event.approved or not event.amount:
         return None
     if event.type == EventType.CLEARING:
         if credit:
@@ -457,8 +464,46 @@ def transaction_apply_network(report: NetworkTransaction) -> Transaction:
         txn = Transaction.objects.select_for_update().filter(token=report.token).first()
         if txn is None:
             txn = _new_transaction(report, card)
-    txn, _ = converge(txn, report.events)
+    txn, _ = converge(txn, report.events or status_events(txn, report))
     return txn
+
+
+STATUS_EVENT_NAMESPACE = uuid.UUID("0b6f2f7e-3c55-4d0e-9a51-6c1f1d7e8a40")
+
+
+def status_events(txn: Transaction, report: NetworkTransaction) -> list[Event]:
+    """Lithic's status of a transaction it reported without events (`events` is optional), as
+    the one event that status implies for a transaction still pending here.
+
+    DECLINED is a declined authorization (our approvals no longer stand), VOIDED a reversal of
+    what is held, EXPIRED an expiry. Such an event moves holds and counters, never the ledger,
+    and stops counting once Lithic reports any event of its own (`effective_events`); the same
+    status again is the same event. SETTLED without events is left to reconciliation: what
+    settled must post under Lithic's own clearing event, or it could post twice.
+    """
+    if report.events or txn.status != TransactionStatus.PENDING:
+        return []
+    if report.status == TransactionStatus.DECLINED:
+        kind, amount, result = txn.type, txn.amount, report.result or "DECLINED"
+        if result == "APPROVED":
+            result = "DECLINED"
+    elif report.status == TransactionStatus.VOIDED:
+        kind, amount, result = EventType.AUTHORIZATION_REVERSAL, txn.hold_amount, "APPROVED"
+    elif report.status == TransactionStatus.EXPIRED:
+        kind, amount, result = EventType.AUTHORIZATION_EXPIRY, ZERO, "APPROVED"
+    else:
+        return []
+    return [
+        Event(
+            token=uuid.uuid5(STATUS_EVENT_NAMESPACE, f"{txn.token}:{report.status}"),
+            type=kind,
+            amount=amount,
+            created=timezone.now(),
+            result=result,
+            reason="" if result == "APPROVED" else result,
+            source=EventSource.STATUS,
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

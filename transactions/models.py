@@ -58,10 +58,12 @@ class EventType(models.TextChoices):
 
 
 class EventSource(models.TextChoices):
-    """Who recorded an event: Lithic (its event token), or our responder (its answer)."""
+    """Who recorded an event: Lithic (its event token), our responder (its answer), or Lithic's
+    status of a transaction it reported without events (counted only until events come)."""
 
     LITHIC = "LITHIC", "Reported by Lithic"
     ASA = "ASA", "Answered by our authorization responder"
+    STATUS = "STATUS", "Lithic's status, reported without events"
 
 
 TRANSACTION_STATUSES = [c.value for c in TransactionStatus]

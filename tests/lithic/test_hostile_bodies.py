@@ -51,6 +51,9 @@ def asa_variants(card) -> dict[str, tuple[bytes, bool, str]]:
     surrogate["merchant"]["descriptor"] = "COFFEE \ud800 SHOP"
     shallow = asa_payload(card, 1200, token=str(uuid.uuid4()))
     shallow["extra"] = nested(100)
+    nul_token = asa_payload(card, 1200, token=str(uuid.uuid4()) + "\x00")
+    surrogate_card = asa_payload(card, 1200, token=str(uuid.uuid4()))
+    surrogate_card["card"]["token"] = "\ud800" + surrogate_card["card"]["token"]
     return {
         "nested-5000": (deep_json(base, 5000), False, "nested deeper than"),
         "nested-100": (json.dumps(shallow).encode(), True, "nested deeper than"),
@@ -58,10 +61,22 @@ def asa_variants(card) -> dict[str, tuple[bytes, bool, str]]:
         "amount-1e15": (json.dumps(wide).encode(), True, "is beyond 9999999999.99"),
         "nul": (json.dumps(nul).encode(), True, "contains a NUL character"),
         "lone-surrogate": (json.dumps(surrogate).encode(), True, "lone surrogate"),
+        # In the tokens themselves: recorded with the reason, without the token.
+        "nul-in-token": (json.dumps(nul_token).encode(), False, "contains a NUL character"),
+        "surrogate-in-card-token": (json.dumps(surrogate_card).encode(), True, "lone surrogate"),
     }
 
 
-VARIANTS = ["nested-5000", "nested-100", "amount-1e30", "amount-1e15", "nul", "lone-surrogate"]
+VARIANTS = [
+    "nested-5000",
+    "nested-100",
+    "amount-1e30",
+    "amount-1e15",
+    "nul",
+    "lone-surrogate",
+    "nul-in-token",
+    "surrogate-in-card-token",
+]
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -171,7 +171,7 @@ def test_reconcile_fix_releases_an_approval_lithic_declined(
 # --- 2. What the document allows to be null or absent -----------------------------------------
 
 
-def test_a_null_authorization_amount_reads_the_structured_amounts(deliver, acme, card):
+def test_a_null_authorization_amount_reads_the_first_authorization_event(deliver, acme, card):
     token = str(uuid.uuid4())
     body = card_transaction(
         card.lithic_card_token, token, [transaction_event("AUTHORIZATION", 4100)]
@@ -180,6 +180,34 @@ def test_a_null_authorization_amount_reads_the_structured_amounts(deliver, acme,
     deliver(body)
     txn = Transaction.objects.get(token=token)
     assert (txn.amount, txn.hold_amount, txn.status) == (D("41.00"), D("41.00"), "PENDING")
+    assert check_ledger() == 0
+
+
+def test_the_structured_amounts_are_signed_and_mean_what_settled(deliver, acme, card):
+    """`amounts.cardholder` of a transaction is its estimated settled amount, negative for a
+    debit (the document's example); it is not the authorized amount and never refused."""
+    token = str(uuid.uuid4())
+    body = card_transaction(
+        card.lithic_card_token,
+        token,
+        [
+            transaction_event("AUTHORIZATION", 4100),
+            transaction_event("CLEARING", 4000, LATER),
+        ],
+        status="SETTLED",
+    )
+    body["authorization_amount"] = None
+    assert body["amounts"]["cardholder"]["amount"] == -4000
+    assert body["amounts"]["settlement"]["amount"] == -4000
+    assert deliver(body).status == "PROCESSED"
+    txn = Transaction.objects.get(token=token)
+    assert (txn.amount, txn.settled_amount, txn.hold_amount, txn.status) == (
+        D("41.00"),
+        D("40.00"),
+        D("0"),
+        "SETTLED",
+    )
+    assert money(acme, card)["balance"] == D("25000.00") - D("40.00")
     assert check_ledger() == 0
 
 
@@ -202,6 +230,109 @@ def test_events_are_not_required(deliver, acme, card, asa):
         0,
         "declined at Lithic: DECLINED",
     )
+    assert check_ledger() == 0
+
+
+def test_an_increment_is_dated_when_it_came_not_when_the_transaction_began(
+    deliver, acme, card, asa
+):
+    """The ASA `created` is when the transaction first occurred; an increment decided later
+    sorts after what Lithic reported in between, so folding again keeps its hold."""
+    token = str(uuid.uuid4())
+    first = asa(asa_body(card, 2000, token=token, event_token=str(uuid.uuid4())))[1]
+    assert first["result"] == "APPROVED"
+    authorization = transaction_event("AUTHORIZATION", 2000, T0)
+    advice = transaction_event("AUTHORIZATION_ADVICE", 2000, "2026-11-14T16:20:08Z")
+    deliver(card_transaction(card.lithic_card_token, token, [authorization, advice]))
+
+    increment = asa(asa_body(card, 1000, token=token, event_token=str(uuid.uuid4())))[1]
+    assert increment["result"] == "APPROVED"
+    assert Transaction.objects.get(token=token).hold_amount == D("30.00")
+
+    # A partial reversal from before the increment: the events are folded again from the start.
+    reversal = transaction_event("AUTHORIZATION_REVERSAL", 500, "2026-11-14T17:20:08Z")
+    deliver(card_transaction(card.lithic_card_token, token, [authorization, advice, reversal]))
+    txn = Transaction.objects.get(token=token)
+    assert (txn.status, txn.hold_amount) == ("PENDING", D("25.00"))
+    assert money(acme, card)["held"] == D("25.00")
+    assert check_ledger() == 0
+
+
+def without_events(
+    card, token: str, status: str, result: str = "APPROVED", *, cents: int = 1500
+) -> dict:
+    body = card_transaction(card.lithic_card_token, token, [], status=status, result=result)
+    del body["events"]
+    for name in ("amount", "authorization_amount", "merchant_amount"):
+        body[name] = body["merchant_authorization_amount"] = cents
+    return body
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "reason"),
+    [
+        ("DECLINED", "DECLINED", "declined at Lithic: DECLINED"),
+        ("VOIDED", "APPROVED", ""),
+        ("EXPIRED", "APPROVED", ""),
+    ],
+)
+def test_a_final_status_without_events_releases_what_we_approved(
+    deliver, acme, card, asa, status, result, reason
+):
+    token = approved_by_us(asa, card, 1500)
+    assert money(acme, card)["held"] == D("15.00")
+
+    assert deliver(without_events(card, token, status, result)).status == "PROCESSED"
+    txn = Transaction.objects.get(token=token)
+    assert (txn.status, txn.hold_amount, txn.declined_reason) == (status, 0, reason)
+    # Nothing held; a decline also gives the spend back (a void or expiry keeps it counted
+    # only while held, which is nothing now).
+    assert money(acme, card) == {"balance": D("25000.00"), "held": D("0"), "spent": D("0")}
+    assert check_ledger() == 0
+
+    # The same status again is the same event.
+    assert deliver(without_events(card, token, status, result)).status == "PROCESSED"
+    assert TransactionEvent.objects.filter(transaction=txn, source="STATUS").count() == 1
+    assert LedgerEntry.objects.filter(transaction_id=txn.pk).count() == 0
+
+
+def test_lithic_events_replace_the_status_it_reported_without_them(deliver, acme, card, asa):
+    token = approved_by_us(asa, card, 1500)
+    deliver(without_events(card, token, "VOIDED"))
+    assert Transaction.objects.get(token=token).status == "VOIDED"
+
+    # Then the events come, and they say it settled for less: they are what counts.
+    events = [
+        transaction_event("AUTHORIZATION", 1500),
+        transaction_event("CLEARING", 1400, LATER),
+    ]
+    deliver(card_transaction(card.lithic_card_token, token, events, status="SETTLED"))
+    txn = Transaction.objects.get(token=token)
+    assert (txn.status, txn.hold_amount, txn.settled_amount) == ("SETTLED", 0, D("14.00"))
+    assert money(acme, card) == {
+        "balance": D("24986.00"),
+        "held": D("0"),
+        "spent": D("14.00"),
+    }
+    assert check_ledger() == 0
+
+
+def test_reconcile_fix_applies_a_status_lithic_reports_without_events(
+    asa, acme, card, lithic_fake, call_command_output
+):
+    token = approved_by_us(asa, card, 2300)
+    reported = without_events(card, token, "DECLINED", "DECLINED", cents=2300)
+    reported["created"] = reported["updated"] = Transaction.objects.get(
+        token=token
+    ).transaction_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+    lithic_fake.transactions[token] = reported
+
+    out = call_command_output("reconcile_lithic", "--transactions-only", "--fix")
+
+    assert "1 fixed" in out
+    txn = Transaction.objects.get(token=token)
+    assert (txn.status, txn.hold_amount) == ("DECLINED", 0)
+    assert money(acme, card) == {"balance": D("25000.00"), "held": D("0"), "spent": D("0")}
     assert check_ledger() == 0
 
 

@@ -57,7 +57,10 @@ def test_stale_or_future_timestamp_is_refused(skew):
 
 @pytest.mark.parametrize("skew", [-300, 300])
 def test_five_minutes_either_way_is_accepted(skew):
-    signatures.verify(secret=SECRET, headers=headers(), body=BODY, now=TIMESTAMP + skew)
+    assert (
+        signatures.verify(secret=SECRET, headers=headers(), body=BODY, now=TIMESTAMP + skew)
+        == VECTOR["webhook-id"]
+    )
 
 
 @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
@@ -79,7 +82,21 @@ def test_one_good_signature_among_several_is_enough():
     several = headers(
         **{"webhook-signature": "v1,AAAA v2,xyz garbage " + VECTOR["webhook-signature"]}
     )
-    signatures.verify(secret=SECRET, headers=several, body=BODY, now=TIMESTAMP)
+    assert (
+        signatures.verify(secret=SECRET, headers=several, body=BODY, now=TIMESTAMP)
+        == (VECTOR["webhook-id"])
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 400, "9" * 13, "-1676312382", "1676312382.5", " 1676312382", "1_676_312_382"]
+)
+def test_a_timestamp_that_is_no_time_is_refused_not_crashing(value):
+    # A 400-digit integer parses, and then overflowed the float comparison with the clock.
+    with pytest.raises(signatures.SignatureError, match="not an integer of seconds"):
+        signatures.verify(
+            secret=SECRET, headers=headers(**{"webhook-timestamp": value}), body=BODY, now=TIMESTAMP
+        )
 
 
 @pytest.mark.parametrize("value", ["v1,", "v1,!!!notbase64", "nonsense", "v1,AAAA"])

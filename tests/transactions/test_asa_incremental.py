@@ -126,6 +126,29 @@ def test_a_first_decline_then_an_approved_increment_counts_the_transaction(
     assert check_ledger() == 0
 
 
+def test_a_per_transaction_limit_covers_the_whole_transaction(asa, acme, make_card, categories):
+    """Lithic's TRANSACTION: "each individual transaction under the spend limit"; increments
+    of one transaction add up, they are not each a transaction."""
+    card = make_card(acme, spend_limit=D("30.00"), spend_limit_duration="TRANSACTION")
+    token = str(uuid.uuid4())
+
+    def ask(cents: int) -> str:
+        return asa(asa_body(card, cents, token=token, event_token=str(uuid.uuid4())))[1]["result"]
+
+    assert ask(2500) == "APPROVED"
+    assert ask(2500) == "VELOCITY_EXCEEDED"  # 50.00 in one transaction
+    assert ask(500) == "APPROVED"  # 30.00: at the limit
+    assert ask(1) == "VELOCITY_EXCEEDED"
+    # Another transaction starts from nothing.
+    assert asa(asa_body(card, 3000))[1]["result"] == "APPROVED"
+    txn = Transaction.objects.get(token=token)
+    assert txn.hold_amount == D("30.00")
+    last = txn.events.order_by("id").last()
+    card_limit = next(s for s in last.decision["steps"] if s.get("rule") == "card_spend_limit")
+    assert (card_limit["spent"], card_limit["amount"]) == ("30.00", "0.01")
+    assert check_ledger() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_racing_increments_never_pass_the_limit(asa_server, acme, make_card, categories, settings):
     settings.ASA_DEADLINE_MS = 10_000  # the locking is the subject, not the time budget

@@ -328,6 +328,15 @@ def test_unsigned_request_is_401_and_nothing_recorded(client, card, asa_process)
     assert "missing webhook-id" in event.detail
 
 
+def test_a_timestamp_too_long_to_be_a_time_is_401_not_500(client, card, asa_process):
+    body = asa_body(card, 100)
+    headers = {**signed_headers(body), "webhook-timestamp": "9" * 400}
+    response = client.post(ASA_URL, data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 401
+    assert not Transaction.objects.exists()
+    assert SecurityEvent.objects.get().detail == "webhook-timestamp is not an integer of seconds"
+
+
 def test_tampered_request_is_401(client, card, asa_process):
     body = asa_body(card, 100)
     headers = signed_headers(body)

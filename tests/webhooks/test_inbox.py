@@ -115,6 +115,17 @@ def test_stale_or_future_timestamp_is_refused(deliver, age):
     assert SecurityEvent.objects.get().detail == "webhook-timestamp outside the tolerance"
 
 
+def test_a_timestamp_too_long_to_be_a_time_is_refused_not_500(deliver):
+    body = fixture_body("clearing")
+    headers = {**signed_headers(body), "webhook-timestamp": "9" * 400}
+
+    response = deliver(body, headers=headers)
+
+    assert response.status_code == 401
+    assert not Webhook.objects.exists()
+    assert SecurityEvent.objects.get().detail == "webhook-timestamp is not an integer of seconds"
+
+
 def test_unsigned_request_is_refused(deliver):
     response = deliver(fixture_body("clearing"), headers={})
 
