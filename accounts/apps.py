@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and users"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from accounts.backends import update_last_login_in_auth_scope
+
+        # Django's own receiver writes `last_login` in whatever context the login view has
+        # (none yet): row-level security would refuse it.
+        user_logged_in.disconnect(dispatch_uid="update_last_login")
+        user_logged_in.connect(
+            update_last_login_in_auth_scope, dispatch_uid="update_last_login_in_auth_scope"
+        )

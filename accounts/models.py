@@ -23,6 +23,7 @@ from core.encryption import (
 )
 from core.history import AuditedAllManager, AuditedDeletedManager, AuditedManager, audited_history
 from core.models import LIVE, BusinessModel, FinancialRecord
+from core.tenancy import system_scope
 
 CURRENCY_CHECK = Q(currency__regex=r"^[A-Z]{3}$")
 
@@ -182,7 +183,11 @@ class User(BusinessModel, AbstractBaseUser, PermissionsMixin):
         if self.account_id is None and not self.is_staff:
             raise ValidationError({"account": "A customer user must belong to an account."})
         clash = User.objects.filter(email__iexact=self.email).exclude(pk=self.pk)
-        if self.email and clash.exists():
+        # Emails are unique across accounts: the check looks past the caller's account (a yes
+        # or no, nothing else), as the unique index does.
+        with system_scope("email-check"):
+            taken = bool(self.email) and clash.exists()
+        if taken:
             raise ValidationError({"email": "A user with this email already exists."})
 
     def get_full_name(self) -> str:
@@ -377,6 +382,9 @@ class SecurityEvent(FinancialRecord):
     Append-only: rows are never changed or deleted (in PostgreSQL a trigger refuses UPDATE and
     DELETE). It never holds request bodies or secrets, only what identifies the attempt.
     """
+
+    # The runtime database role may only read and add rows (core.roles).
+    db_append_only = True
 
     kind = models.CharField(max_length=40, choices=SecurityEventKind.choices)
     outcome = models.CharField(

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench.dbroles import ASA_CONTEXT, harness_dsn
+
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = (sys.executable, str(ROOT / "manage.py"))
 DEFAULT_ROWS = 1_000_000
@@ -401,7 +403,11 @@ def pgbench_script(ntargets: int) -> str:
         "(1 + random() * 49)::numeric(12, 2) AS amount FROM bench_asa_targets WHERE n = :n \\gset\n"
         "BEGIN;\n"
     )
-    script += _pgbench_sql(asa.TIMEOUT_SQL, "'1000ms'")
+    # The first batch also carries the tenant context, as the responder's cursor sends it
+    # with the batch's first statement (core.postgresql).
+    script += _pgbench_sql(asa.TIMEOUT_SQL, "'1000ms'").replace(
+        "SELECT set_config", f"SELECT {ASA_CONTEXT}, set_config", 1
+    )
     script += _pgbench_sql(asa.STORED_ANSWER_SQL, ":event_token", ":txn_token")
     script += _pgbench_sql(asa.KNOWN_TRANSACTION_SQL, ":txn_token")
     script += _pgbench_sql(
@@ -443,6 +449,7 @@ def run_pgbench(
     clients: int = CONCURRENCY,
     seconds: int = SECONDS,
     variables: dict[str, str] | None = None,
+    dsn: str | None = None,
 ) -> dict:
     args = [str(Path(os.environ["PGBIN"]) / "pgbench"), "-n", "-M", "extended",
             "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
@@ -453,7 +460,7 @@ def run_pgbench(
         for old in logdir.glob("pgbench_log*"):
             old.unlink()
         args += ["-R", str(rate), "-l", "--log-prefix", str(logdir / "pgbench_log")]
-    args.append(os.environ["DATABASE_URL"])
+    args.append(dsn or os.environ["DATABASE_URL"])
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed: {done.stderr}\n{done.stdout}")
@@ -648,7 +655,7 @@ def run() -> dict:
         stored[row["label"]] = count
         results.append(row)
 
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    with psycopg.connect(harness_dsn()) as conn:
         install_targets(conn, targets)
         reset(conn)
         load_rows(conn, SMALL_ROWS)

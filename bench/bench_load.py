@@ -18,6 +18,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bench.dbroles import harness_dsn
+
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = (sys.executable, str(ROOT / "manage.py"))
 DEFAULT_ROWS = 1_000_000
@@ -129,7 +131,9 @@ def run() -> dict:
     rows = _rows_wanted()
     small = max(rows // 10, 1_000)
     results = []
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    # The superuser's: it empties the table, and the plain-COPY baseline is only possible for a
+    # role that row-level security does not apply to (decision 44).
+    with psycopg.connect(harness_dsn()) as conn:
         print(f"bench_load: {rows:,} rows", file=sys.stderr)
         seed_demo("--accounts", "3", "--transactions", "0", "--seed", str(SEED))
         truncate(conn)

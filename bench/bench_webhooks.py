@@ -46,6 +46,7 @@ from bench.bench_asa import (
     run_pgbench,
     signed_post,
 )
+from bench.dbroles import harness_dsn
 
 SECONDS = _env_int("BENCH_WEBHOOKS_SECONDS", 15)
 CONCURRENCY = _env_int("BENCH_WEBHOOKS_CONCURRENCY", 8)
@@ -230,6 +231,9 @@ def measure_floor(conn: psycopg.Connection, auth: bytes, end: bytes) -> dict:
             clients=CONCURRENCY,
             seconds=SECONDS,
             variables={"auth_body": auth.decode(), "end_body": end.decode()},
+            # The inbox's INSERT needs a context under row-level security; a single-statement
+            # pgbench transaction cannot carry one, so the floor runs as the superuser.
+            dsn=harness_dsn(),
         )
     added = _count(conn, "webhooks") - before
     return {
@@ -426,7 +430,7 @@ def run() -> dict:
     accounts = len({target["account_id"] for target in targets})
     rng = random.Random(SEED)
 
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    with psycopg.connect(harness_dsn()) as conn:
         clear(conn)
         server = Server(
             app="config.wsgi:application",

@@ -27,7 +27,7 @@ REDIS_URL = ""
 # A copy: the web settings' dictionaries stay as they are in a process that imports both.
 DATABASES = copy.deepcopy(WEB_DATABASES)
 for _database in DATABASES.values():
-    if _database["ENGINE"] == "django.db.backends.postgresql":
+    if _database["ENGINE"] == "core.postgresql":
         _database["CONN_MAX_AGE"] = 0
         _database["OPTIONS"]["pool"] = {
             "min_size": 1,

@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.tenancy.TenancyMiddleware",
     "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -141,8 +142,17 @@ DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", defau
 DATABASE_CONNECT_TIMEOUT_SECONDS = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=2)
 
 
+# Django's PostgreSQL backend, whose cursors put the tenant context (core.tenancy) into every
+# transaction; row-level security reads it.
+POSTGRESQL_ENGINE = "core.postgresql"
+
+
 def _tune_database(config: dict) -> dict:
-    if config["ENGINE"] == "django.db.backends.postgresql":
+    if config["ENGINE"] in ("django.db.backends.postgresql", POSTGRESQL_ENGINE):
+        config["ENGINE"] = POSTGRESQL_ENGINE
+        # A WITH HOLD cursor would run its query outside the transaction that carries the
+        # tenant context; PgBouncer in transaction mode cannot keep one either.
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
         # A connection broken since its last use (a database restart) is found and replaced
@@ -160,6 +170,10 @@ def _tune_database(config: dict) -> dict:
 
 
 _tune_database(DATABASES["default"])
+# The owner role: runs `migrate` (core.management.commands.migrate) and owns every table. The
+# runtime role of DATABASE_URL serves requests, workers and commands; it owns nothing and gets
+# only the privileges core.grants gives it. Unset: one role does both (a development database).
+DATABASE_MIGRATE_URL = env.str("DATABASE_MIGRATE_URL", default="")
 DATABASE_REPLICA_ALIASES: list[str] = []
 for _index, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[])):
     _alias = f"replica_{_index}"
@@ -198,7 +212,7 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 # Log in by email, case-insensitively (accounts.models.UserManager.get_by_natural_key).
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.backends.TenantAwareModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -214,7 +228,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "admin:login"
 # Email uniqueness is a case-insensitive UNIQUE index on live rows (users_email_ci_uniq), which
 # this check cannot see.
-SILENCED_SYSTEM_CHECKS = ["auth.E003"]
+SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
 
 # --- Security --------------------------------------------------------------------------------
 

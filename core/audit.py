@@ -17,6 +17,8 @@ from django.conf import settings
 from django.dispatch import receiver
 from simple_history.signals import pre_create_historical_record
 
+from core.tenancy import system_scope
+
 USER_AGENT_MAX_LENGTH = 512
 
 
@@ -70,9 +72,18 @@ def audit_context(**values: Any) -> Iterator[AuditContext]:
         _current.reset(token)
 
 
-def system_actor(name: str, **values: Any):
-    """Act as a named system actor (a command or a worker), with no request behind it."""
-    return audit_context(actor=name, request=None, ip=None, user_agent="", **values)
+@contextmanager
+def system_actor(name: str, **values: Any) -> Iterator[AuditContext]:
+    """Act as a named system actor (a command or a worker), with no request behind it.
+
+    The database sees every account for the block, in the system context `system:<name>`
+    (core.tenancy).
+    """
+    with (
+        system_scope(name),
+        audit_context(actor=name, request=None, ip=None, user_agent="", **values) as context,
+    ):
+        yield context
 
 
 def history_user_for(instance=None, request=None, **kwargs):

@@ -29,11 +29,15 @@ from accounts.security import security_event_record_refusal
 from core.db import use_primary
 from core.deadline import Deadline, DeadlinePassed
 from core.receipt import received_at
+from core.tenancy import system_scope
 from lithic_integration import signatures
 from lithic_integration.asa import MalformedRequest, answer_json, parse_request, token_of
 from transactions.authorization import Answer, authorize, record_unmatched
 
 logger = logging.getLogger("lithic.asa")
+
+# The responder decides for every account: the database context it runs in (core.tenancy).
+ASA_SCOPE = "asa"
 
 
 def asa_secrets() -> list[str]:
@@ -92,7 +96,7 @@ def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:
             settings.ASA_FAILURE_RESULT,
             f"arrived {deadline.elapsed_ms()} ms ago: past the {deadline.budget_ms} ms deadline",
         )
-    with _bound_connection_wait(deadline), use_primary():
+    with _bound_connection_wait(deadline), use_primary(), system_scope(ASA_SCOPE):
         try:
             try:
                 parsed = parse_request(body, request_id=request_id)

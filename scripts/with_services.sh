@@ -2,7 +2,8 @@
 # Usage: scripts/with_services.sh COMMAND [ARGS...]
 #
 # Starts a throwaway PostgreSQL 15 and Redis on free localhost ports, runs
-# COMMAND with DATABASE_URL, DATABASE_ADMIN_URL, REDIS_URL and PGBIN exported,
+# COMMAND with DATABASE_URL (the runtime role), DATABASE_MIGRATE_URL (the owner role),
+# DATABASE_ADMIN_URL (the superuser), REDIS_URL and PGBIN exported,
 # then stops both servers and deletes their data, whatever way COMMAND ends.
 # Exits with COMMAND's exit status.
 set -euo pipefail
@@ -208,8 +209,11 @@ if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -o "$pg_opts" -w -t 60 s
 fi
 
 "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
-CREATE ROLE app WITH LOGIN PASSWORD 'app' CREATEDB NOSUPERUSER NOBYPASSRLS;
-CREATE DATABASE app OWNER app;
+-- The owner migrates and owns the tables (CREATEDB: the test runner makes its databases);
+-- the runtime role serves, owns nothing and may not create anything (core.roles).
+CREATE ROLE app_owner WITH LOGIN PASSWORD 'app_owner' CREATEDB NOSUPERUSER NOBYPASSRLS;
+CREATE ROLE app WITH LOGIN PASSWORD 'app' NOCREATEDB NOCREATEROLE NOSUPERUSER NOBYPASSRLS;
+CREATE DATABASE app OWNER app_owner;
 SQL
 
 REDIS_STARTED=1
@@ -246,6 +250,7 @@ done
 
 export PGBIN
 export DATABASE_URL="postgres://app:app@127.0.0.1:$PG_PORT/app"
+export DATABASE_MIGRATE_URL="postgres://app_owner:app_owner@127.0.0.1:$PG_PORT/app"
 export DATABASE_ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 

@@ -14,14 +14,52 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.models import Role
 from accounts.services import account_create, user_create
 from core.audit import system_actor
+from core.roles import owner_connection
+from core.tenancy import system_scope
 
 PASSWORD = "correct-horse-battery-staple-9"
 
 
 def pytest_collection_finish(session):
     # The suite asserts PostgreSQL behaviour (constraints, locking, COPY); SQLite would lie.
-    if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if django_settings.DATABASES["default"]["ENGINE"] != "core.postgresql":
         pytest.exit("The test suite runs on PostgreSQL: use `make test`.", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's, with the test databases created and migrated by the owner role.
+
+    The suite itself then connects as the runtime role of DATABASE_URL (core.roles), as the
+    product does.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock(), owner_connection("default"):
+        db_cfg = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            keepdb=django_db_keepdb,
+            serialized_aliases=[],
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock(), owner_connection("default"):
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(autouse=True)
+def _tenant_context():
+    """Tests set up their data as the system context `tests`; requests and the processes the
+    tests start set their own (core.tenancy). Tests of the context itself override it."""
+    with system_scope("tests"):
+        yield
 
 
 @pytest.fixture(autouse=True)

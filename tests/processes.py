@@ -54,12 +54,23 @@ class PrivatePostgres:
              "--encoding=UTF8", "--locale=C"]
         )  # fmt: skip
         self.start()
-        self.psql("CREATE ROLE app LOGIN PASSWORD 'app' CREATEDB")
-        self.psql("CREATE DATABASE app OWNER app")
+        # As scripts/with_services.sh: an owner that migrates, a runtime role that serves.
+        self.psql("CREATE ROLE app_owner LOGIN PASSWORD 'app_owner'")
+        self.psql("CREATE ROLE app LOGIN PASSWORD 'app' NOCREATEDB NOBYPASSRLS")
+        self.psql("CREATE DATABASE app OWNER app_owner")
 
     @property
     def url(self) -> str:
+        """The runtime role's."""
         return f"postgres://app:app@127.0.0.1:{self.port}/app"
+
+    @property
+    def migrate_url(self) -> str:
+        return f"postgres://app_owner:app_owner@127.0.0.1:{self.port}/app"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.url, "DATABASE_MIGRATE_URL": self.migrate_url}
 
     def _as_pg(self, command: list[str]) -> None:
         if IS_ROOT:
@@ -131,7 +142,7 @@ class PrivateRedis:
 def project_env(**overrides: str) -> dict[str, str]:
     """The environment of a project process: production settings, no .env file."""
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "DATABASE_MIGRATE_URL"},
         "ENV_FILE": "",
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",

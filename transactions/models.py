@@ -196,6 +196,9 @@ class TransactionEvent(FinancialRecord):
     we answered (transactions.events).
     """
 
+    # The runtime database role may only read and add rows (core.roles).
+    db_append_only = True
+
     token = models.UUIDField(
         unique=True, help_text="Lithic's event token, or the token of our record of a request"
     )
@@ -339,6 +342,9 @@ class LedgerEntryKind(models.TextChoices):
 
 class LedgerEntry(FinancialRecord):
     """One change of an account's posted balance. The database refuses UPDATE and DELETE."""
+
+    # The runtime database role may only read and add rows (core.roles).
+    db_append_only = True
 
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
     transaction = models.ForeignKey(
@@ -491,6 +497,9 @@ class Dispute(models.Model):
 
 class DisputeEvent(FinancialRecord):
     """One event of a dispute's timeline (Managed Disputes), and the money it moved here."""
+
+    # The runtime database role may only read and add rows (core.roles).
+    db_append_only = True
 
     token = models.UUIDField(unique=True, help_text="Lithic's dispute event token")
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")

@@ -16,10 +16,14 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import SecurityEventKind
 from accounts.security import security_event_record_refusal
+from core.tenancy import system_scope
 from lithic_integration import signatures
 from webhooks.services import WEBHOOK_ID_MAX_LENGTH, delivery_parse, webhook_receive
 
 logger = logging.getLogger("webhooks.inbox")
+
+# The inbox stores events of every account, and of none yet (core.tenancy).
+INBOX_SCOPE = "webhooks-inbox"
 
 
 def webhook_secrets() -> list[str]:
@@ -70,7 +74,8 @@ def lithic_webhook(request: HttpRequest) -> HttpResponse:
 
     delivery = delivery_parse(body=body)
     try:
-        stored = webhook_receive(webhook_id=webhook_id, delivery=delivery)
+        with system_scope(INBOX_SCOPE):
+            stored = webhook_receive(webhook_id=webhook_id, delivery=delivery)
     except Exception:  # noqa: BLE001 - a signed delivery is never answered 500
         # Not stored: Lithic retries a delivery that was not acknowledged.
         logger.exception("Lithic webhook %s could not be stored", webhook_id)

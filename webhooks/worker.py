@@ -34,11 +34,13 @@ from django.db import DatabaseError, connection
 
 from core.audit import system_actor
 from core.errors import EventIgnored
+from core.tenancy import system_scope
 from webhooks.handlers import handler_for
 
 logger = logging.getLogger("webhooks.worker")
 
 ACTOR = "worker:process_webhooks"
+WORKER_SCOPE = "webhooks-worker"
 LAST_ERROR_MAX_CHARS = 4000
 
 # An expired claim goes back as it was before it was taken: PENDING if it never failed.
@@ -234,6 +236,11 @@ class Worker:
 
     def run(self, *, once: bool = False) -> RunSummary:
         """Process due events until stopped; with `once`, until none is due."""
+        # The inbox holds every account's events: the worker is a named system context.
+        with system_scope(WORKER_SCOPE):
+            return self._run(once=once)
+
+    def _run(self, *, once: bool) -> RunSummary:
         logger.info(
             "%s started (batch %d, lease %ss%s)",
             self.name,

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import Account, ApiKey
+from core.tenancy import enter_account, system_scope
 
 KEYWORD = "Api-Key"
 # Record use at most this often per key: a write per request would cost more than it tells.
@@ -25,11 +26,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         key = key.strip()
         prefix = key.partition(".")[0]
-        api_key = (
-            ApiKey.objects.select_related("user", "account")
-            .filter(prefix=prefix, revoked=False)
-            .first()
-        )
+        # Whose key it is decides the context, so the key is read in the narrow system
+        # context `api-key`; everything after runs in the key's account (core.tenancy).
+        with system_scope("api-key"):
+            api_key = (
+                ApiKey.objects.select_related("user", "account")
+                .filter(prefix=prefix, revoked=False)
+                .first()
+            )
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.has_expired:
@@ -43,6 +47,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             )
         if api_key.account.deleted is not None or api_key.account.status == Account.Status.CLOSED:
             raise exceptions.AuthenticationFailed("This account is closed.", code="account_closed")
+        enter_account(api_key.account_id, f"api_key:{api_key.prefix}")
         self._touch(api_key)
         # The audit context (core.audit) reads this from the Django request for history rows.
         request._request.audit_api_key = api_key.prefix

@@ -255,6 +255,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
 
     from accounts.errors import OwnerRoleRequired
     from accounts.services import account_create, user_update
+    from core.tenancy import account_scope
 
     account = account_create(name="Race Co")
     first = user_create(email="first@race.test", account=account, role=Role.OWNER)
@@ -265,7 +266,8 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
     def demote(actor, target):
         try:
             barrier.wait()
-            user_update(user=target, actor=actor, role=Role.ADMIN)
+            with account_scope(account.pk, "tests:race"):
+                user_update(user=target, actor=actor, role=Role.ADMIN)
             outcomes.append("demoted")
         except (LastOwner, OwnerRoleRequired):
             # Whoever comes second is no longer an owner, or would remove the last one.

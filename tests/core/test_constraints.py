@@ -15,11 +15,12 @@ from functools import cached_property
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from accounts.models import Account, AccountSetting, Address, User
 from cards.models import Card, CardProduct
+from core.roles import append_only_tables
 from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
 from transactions.models import (
     BalanceReport,
@@ -234,6 +235,11 @@ class Rows:
         with violates(constraint):
             self.write(table, row)
         row_id = self.insert(table)
+        if table in append_only_tables():
+            # The runtime role cannot UPDATE these at all (core.roles): nothing to violate.
+            with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
+                self.update(table, row_id, **changes)
+            return
         with violates(constraint):
             self.update(table, row_id, **changes)
 

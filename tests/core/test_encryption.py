@@ -95,6 +95,8 @@ def _rotate_to_new_key(settings) -> str:
     return new_key
 
 
+# Transactional: the command connects as the owner role, which sees committed rows only.
+@pytest.mark.django_db(transaction=True)
 def test_rotation_reencrypts_every_row_under_the_first_key(pii, raw_sql, settings):
     old_keys = list(settings.FERNET_KEYS)
     new_key = _rotate_to_new_key(settings)
@@ -114,6 +116,8 @@ def test_rotation_reencrypts_every_row_under_the_first_key(pii, raw_sql, setting
     assert old_keys  # kept for clarity of the scenario
 
 
+# Transactional: the command connects as the owner role, which sees committed rows only.
+@pytest.mark.django_db(transaction=True)
 def test_rotation_check_reports_pending_rows_and_changes_nothing(pii, raw_sql, settings):
     _rotate_to_new_key(settings)
     before = raw_column(raw_sql, "users", "phone")
@@ -145,6 +149,7 @@ def test_rotation_resumes_after_an_interruption(acme, raw_sql, settings):
     assert all(is_current(t) for t in raw_column(raw_sql, "accounts", "tax_id"))
 
 
+@pytest.mark.django_db(transaction=True)
 def test_rotation_fails_loudly_when_a_key_is_missing(pii, settings):
     settings.FERNET_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(CommandError, match="cannot be decrypted"):

@@ -49,7 +49,7 @@ def private():
     """A PostgreSQL and a Redis of this module's own, migrated, with an account and a card."""
     postgres, redis = PrivatePostgres(), PrivateRedis()
     try:
-        seed = migrate_and_seed(project_env(DATABASE_URL=postgres.url, REDIS_URL=redis.url))
+        seed = migrate_and_seed(project_env(**postgres.env, REDIS_URL=redis.url))
         yield postgres, redis, seed
     finally:
         redis.destroy()
@@ -60,7 +60,7 @@ def responder(postgres, *, deadline_ms: int, workers: int = 2) -> Gunicorn:
     return Gunicorn(
         "config.asa_wsgi:application",
         env=project_env(
-            DATABASE_URL=postgres.url,
+            **postgres.env,
             LITHIC_ASA_SECRET=ASA_SECRET,
             ASA_DEADLINE_MS=str(deadline_ms),
             DATABASE_POOL_MAX_SIZE="2",
@@ -141,9 +141,12 @@ def test_a_request_that_waited_past_its_deadline_for_a_worker_is_never_approved_
         with psycopg.connect(postgres.url, autocommit=False) as blocker:
             # An operator's long transaction holds the account: the one worker's request
             # waits for it until its deadline, while the others queue behind it.
+            # Raw psycopg has no tenant context: the operator's session sets one itself.
+            blocker.execute("SELECT set_config('app.all_accounts', 'on', true)")
             blocker.execute(
                 "SELECT id FROM accounts WHERE id = %s FOR UPDATE", [seed["account_id"]]
             )
+            assert blocker.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
             with ThreadPoolExecutor(max_workers=6) as pool:
                 first = pool.submit(authorize, server, card)
                 time.sleep(0.05)
@@ -225,7 +228,7 @@ def test_a_flood_of_logins_and_api_requests_and_a_hung_redis_do_not_delay_author
     web = Gunicorn(
         "config.wsgi:application",
         env=project_env(
-            DATABASE_URL=postgres.url,
+            **postgres.env,
             REDIS_URL=redis.url,
             DATABASE_POOL="true",
             DATABASE_POOL_MAX_SIZE="2",

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from core.roles import owner_connection
 from tests.transactions.conftest import asa_body
 from transactions import services
 from transactions.errors import AmountInvalid, InvalidStateTransition, TransactionNotFound
@@ -207,12 +208,27 @@ def test_check_ledger_finds_held_funds_out_of_step(acme, card, authorize):
     assert "held 3.00 != open holds 10.00" in check_ledger()[1]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_even_the_owner_role_is_refused_by_the_ledgers_trigger(acme, card, authorize):
+    authorize(1000)
+    for statement in ("UPDATE ledger_entries SET amount = 0", "DELETE FROM ledger_entries"):
+        with (
+            owner_connection() as as_owner,
+            pytest.raises(DatabaseError, match="immutable"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            assert as_owner
+            cursor.execute(statement)
+    assert LedgerEntry.objects.filter(kind="OPENING").exists()
+
+
 def test_ledger_entries_refuse_update_and_delete(acme, card, authorize):
     authorize(1000)
     entry = LedgerEntry.objects.get(kind="OPENING")
     for statement in ("UPDATE ledger_entries SET amount = 0", "DELETE FROM ledger_entries"):
         with (
-            pytest.raises(DatabaseError, match="immutable"),
+            pytest.raises(DatabaseError, match="permission denied for table ledger_entries"),
             transaction.atomic(),
             connection.cursor() as cursor,
         ):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from core.roles import owner_connection, runtime_role
 from tests.webhooks.handlers import APPLIED_TABLE, CREATE_TABLES_SQL, DROP_TABLES_SQL, RUNS_TABLE
 from webhooks.models import Webhook
 from webhooks.services import Delivery, webhook_receive
@@ -29,11 +30,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def _tables():
-    with connection.cursor() as cursor:
+    # The runtime role creates nothing (core.roles): the owner makes the test's tables.
+    runtime = runtime_role()
+    with owner_connection(), connection.cursor() as cursor:
         cursor.execute(DROP_TABLES_SQL)
         cursor.execute(CREATE_TABLES_SQL)
+        cursor.execute(f'GRANT SELECT, INSERT ON {RUNS_TABLE}, {APPLIED_TABLE} TO "{runtime}"')
     yield
-    with connection.cursor() as cursor:
+    with owner_connection(), connection.cursor() as cursor:
         cursor.execute(DROP_TABLES_SQL)
 
 

@@ -4,12 +4,14 @@ from tqdm import tqdm
 from core.commands import AuditedCommand
 from core.encryption import DecryptionError
 from core.key_rotation import count_rows, models_with_encrypted_columns, rotate_model
+from core.roles import owner_connection
 
 
 class Command(AuditedCommand):
     help = (
         "Re-encrypt every encrypted column (history tables too) under the first key of "
-        "FERNET_KEYS and refresh blind indexes. Safe to interrupt and run again."
+        "FERNET_KEYS and refresh blind indexes. Safe to interrupt and run again. Runs as the "
+        "owner role (DATABASE_MIGRATE_URL): history tables are append-only to the runtime role."
     )
 
     def add_arguments(self, parser):
@@ -24,6 +26,10 @@ class Command(AuditedCommand):
     def handle(self, *args, batch_size, check, no_progress, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        with owner_connection():
+            self._rotate(batch_size=batch_size, check=check, no_progress=no_progress)
+
+    def _rotate(self, *, batch_size, check, no_progress):
         models = models_with_encrypted_columns()
         total = sum(count_rows(model) for model in models)
         pending = 0
