@@ -369,6 +369,7 @@ class IdempotencyRecord(models.Model):
 class SecurityEventKind(models.TextChoices):
     WEBHOOK_BAD_SIGNATURE = "webhook_bad_signature", "Webhook refused: bad signature"
     ASA_BAD_SIGNATURE = "asa_bad_signature", "ASA request refused: bad signature"
+    OPERATOR_READ = "operator_read", "Operator read tenant data in the console"
 
 
 class SecurityEventOutcome(models.TextChoices):

@@ -27,10 +27,12 @@ import urllib.request
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql as pgsql
 
-from bench.dbroles import ASA_CONTEXT, harness_dsn
+from bench.dbroles import ASA_CONTEXT, harness_dsn, policies_off
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = (sys.executable, str(ROOT / "manage.py"))
@@ -496,6 +498,11 @@ def install_targets(conn: psycopg.Connection, targets: list[dict]) -> None:
             [(n, t["card_token"], t["account_id"], t["card_id"], t["profile_id"], t["mcc"])
              for n, t in enumerate(targets, start=1)],
         )  # fmt: skip
+    # The floor runs as the runtime role, as the responder does (bench.dbroles).
+    runtime = urlsplit(os.environ["DATABASE_URL"]).username
+    conn.execute(
+        pgsql.SQL("GRANT SELECT ON bench_asa_targets TO {}").format(pgsql.Identifier(runtime))
+    )
     conn.commit()
 
 
@@ -681,6 +688,11 @@ def run() -> dict:
             for rate in RATES:
                 big[rate] = measure(server, targets, rate=rate, label="ours")
                 keep(big[rate], big_count, f"ours @ {rows:,} ({rate}/s)")
+            with policies_off(conn):
+                unpoliced = measure(server, targets, rate=REFERENCE_RATE, label="ours, no RLS")
+            keep(unpoliced, big_count, f"ours @ {rows:,} ({REFERENCE_RATE}/s), policies off")
+            policed = measure(server, targets, rate=REFERENCE_RATE, label="ours, RLS again")
+            keep(policed, big_count, f"ours @ {rows:,} ({REFERENCE_RATE}/s), policies on again")
         finally:
             server.stop()
 
@@ -726,6 +738,9 @@ def run() -> dict:
         f"{naive[REFERENCE_RATE]['p99']:.1f} ms. Flood of the web processes while the "
         f"responder ran on its own: {flood_counts['logins']} admin logins and "
         f"{flood_counts['api']} API requests answered ({FLOOD_LOGINS} + {FLOOD_API} clients). "
+        f"Row-level security at {REFERENCE_RATE}/s: p50 {policed['p50']:.1f} ms with the "
+        f"policies, {unpoliced['p50']:.1f} ms without "
+        f"({policed['p50'] / unpoliced['p50'] - 1:+.0%}; target under +5%). "
         "check_ledger passed after the run. "
         f"Machine: {os.cpu_count()} CPUs shared by PostgreSQL, gunicorn and the load generator.",
     ]

@@ -9,12 +9,18 @@ of DATABASE_ADMIN_URL to the same database: they see every row and may TRUNCATE.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
-# What the responder's transactions are told (core.postgresql.context_sql of system:asa).
+import psycopg
+from psycopg import sql
+
+# What the responder's transactions are told (core.postgresql.context_sql of system:asa), in
+# pgbench's script syntax: a colon there starts a variable, so the actor's is chr(58).
 ASA_CONTEXT = (
     "set_config('app.account_id', '', true), set_config('app.all_accounts', 'on', true), "
-    "set_config('app.actor', 'system:asa', true)"
+    "set_config('app.actor', 'system' || chr(58) || 'asa', true)"
 )
 
 
@@ -33,3 +39,28 @@ def account_context(account_id: int) -> str:
         f"SELECT set_config('app.account_id', '{int(account_id)}', true), "
         "set_config('app.all_accounts', '', true), set_config('app.actor', 'api_key:bench', true)"
     )
+
+
+@contextmanager
+def policies_off(conn: psycopg.Connection) -> Iterator[None]:
+    """Row-level security switched off on every tenant table for the block (the superuser's
+    `conn`): what the same requests cost without the policies, measured in the same run."""
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT tablename FROM pg_policies WHERE policyname = 'tenant_isolation'"
+        ).fetchall()
+    ]
+    for table in tables:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(sql.Identifier(table))
+        )
+    conn.commit()
+    try:
+        yield
+    finally:
+        for table in tables:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(sql.Identifier(table))
+            )
+        conn.commit()

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cards.models import Card
 from core import views as core_views
+from core.tenancy import system_scope
 from lithic_integration import signatures
 from lithic_integration.asa import parse_request
 from spending.models import ProfileCategory
@@ -39,7 +40,7 @@ def naive_authorize(request):
     req = parse_request(body)
     now = timezone.now()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    with transaction.atomic():
+    with system_scope("naive-asa"), transaction.atomic():
         card = Card.objects.select_related("account", "profile").get(
             lithic_card_token=req.card_token
         )

@@ -133,6 +133,10 @@ class TenancyMiddleware:
 
     @staticmethod
     def _is_console(request) -> bool:
-        from django.urls import reverse
+        from django.urls import NoReverseMatch, reverse
 
-        return request.path.startswith(reverse("admin:index"))
+        try:
+            console = reverse("admin:index")
+        except NoReverseMatch:  # a process without the console (its own URLs)
+            return False
+        return request.path.startswith(console)

@@ -443,3 +443,33 @@ def test_an_operator_logs_in_through_the_form_before_any_context_exists(client, 
     assert client.get("/admin/cards/card/").status_code == 200
     with no_scope():
         assert _count("users") == 0  # the login's reads did not leave a context behind
+
+
+def test_an_operators_reads_in_the_console_are_recorded_as_such(client, operator, two_tenants):
+    from accounts.models import SecurityEvent, SecurityEventKind
+
+    acme, globex = two_tenants
+    with system_scope("tests"):
+        card = Card.all_objects.filter(account=globex).first()
+    client.force_login(operator)
+    assert client.get(f"/admin/cards/card/{card.pk}/change/").status_code == 200
+    assert client.get("/admin/cards/card/", {"state__exact": "OPEN"}).status_code == 200
+    assert client.get("/admin/").status_code == 200  # no tenant rows on the index page
+    # The security log is not tenant data: reading it is not an operator read of an account.
+    assert client.get("/admin/accounts/securityevent/").status_code == 200
+    reads = list(SecurityEvent.objects.filter(kind=SecurityEventKind.OPERATOR_READ).order_by("id"))
+    assert [(read.user_id, read.outcome, read.path) for read in reads] == [
+        (operator.pk, "success", f"/admin/cards/card/{card.pk}/change/"),
+        (operator.pk, "success", "/admin/cards/card/"),
+    ]
+    assert reads[0].detail == f"cards_card_change {card.pk}"
+    assert reads[1].detail == "cards_card_changelist state__exact=OPEN"
+
+
+def test_an_api_keys_reads_are_not_operator_reads(client, two_tenants, keys):
+    from accounts.models import SecurityEvent, SecurityEventKind
+
+    acme, _ = two_tenants
+    response = client.get("/api/v1/cards/", HTTP_AUTHORIZATION=f"Api-Key {keys[acme.pk]}")
+    assert response.status_code == 200
+    assert not SecurityEvent.objects.filter(kind=SecurityEventKind.OPERATOR_READ).exists()
