@@ -11,10 +11,11 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 export PYTEST_WORKERS PYTEST_ARGS
 
-.PHONY: help install run test bench lint fmt services-shell clean
+.PHONY: help install run run-postgres serve-demo test bench lint fmt services-shell clean
 
 help:
 	@echo "make run             set up .env and the SQLite DB, seed demo data, start http://127.0.0.1:8000"
+	@echo "make run-postgres    the same demo on a private PostgreSQL and Redis, thrown away at exit"
 	@echo "make test            lint + migration check + pytest against private PostgreSQL and Redis"
 	@echo "make bench           run bench/run.py against private PostgreSQL and Redis"
 	@echo "make lint | fmt      ruff check and mypy / ruff format"
@@ -32,6 +33,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: install
 	$(PY) scripts/write_env.py
+	$(MAKE) --no-print-directory serve-demo
+
+# The same demo on a private PostgreSQL and Redis (both roles, row-level security), thrown
+# away when the server stops.
+run-postgres: install
+	$(PY) scripts/write_env.py
+	DEBUG=true scripts/with_services.sh $(MAKE) --no-print-directory serve-demo
+
+serve-demo:
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_mcc
 	$(PY) manage.py seed_demo --if-empty
