@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql as pgsql
 
-from bench.dbroles import ASA_CONTEXT, harness_dsn, policies_off
+from bench.dbroles import asa_context, harness_dsn, policies_off
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = (sys.executable, str(ROOT / "manage.py"))
@@ -408,7 +408,7 @@ def pgbench_script(ntargets: int) -> str:
     # The first batch also carries the tenant context, as the responder's cursor sends it
     # with the batch's first statement (core.postgresql).
     script += _pgbench_sql(asa.TIMEOUT_SQL, "'1000ms'").replace(
-        "SELECT set_config", f"SELECT {ASA_CONTEXT}, set_config", 1
+        "SELECT set_config", f"SELECT {asa_context()}, set_config", 1
     )
     script += _pgbench_sql(asa.STORED_ANSWER_SQL, ":event_token", ":txn_token")
     script += _pgbench_sql(asa.KNOWN_TRANSACTION_SQL, ":txn_token")

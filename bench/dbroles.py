@@ -16,12 +16,15 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-# What the responder's transactions are told (core.postgresql.context_sql of system:asa), in
-# pgbench's script syntax: a colon there starts a variable, so the actor's is chr(58).
-ASA_CONTEXT = (
-    "set_config('app.account_id', '', true), set_config('app.all_accounts', 'on', true), "
-    "set_config('app.actor', 'system' || chr(58) || 'asa', true)"
-)
+
+def asa_context() -> str:
+    """The settings the responder's transactions get (core.postgresql), as the select list of
+    pgbench's first statement: a colon starts a pgbench variable, so the actor's is chr(58)."""
+    from core.postgresql.base import context_sql
+    from core.tenancy import Scope
+
+    statement = context_sql(Scope(actor="system:asa", all_accounts=True))
+    return statement.removeprefix("SELECT ").replace("'system:asa'", "'system' || chr(58) || 'asa'")
 
 
 def harness_dsn() -> str:
@@ -35,10 +38,10 @@ def harness_dsn() -> str:
 
 def account_context(account_id: int) -> str:
     """The statement that gives a transaction one account's context, as an API key's."""
-    return (
-        f"SELECT set_config('app.account_id', '{int(account_id)}', true), "
-        "set_config('app.all_accounts', '', true), set_config('app.actor', 'api_key:bench', true)"
-    )
+    from core.postgresql.base import context_sql
+    from core.tenancy import Scope
+
+    return context_sql(Scope(actor="api_key:bench", account_id=account_id))
 
 
 @contextmanager

@@ -57,8 +57,9 @@ def _needs_context(conn, value: Scope | None) -> bool:
 
 
 def _after(conn, value: Scope | None, query: Any) -> None:
-    text = query if isinstance(query, str) else ""
-    if text.lstrip()[:8].upper() == "ROLLBACK":
+    # Only the head of the text is looked at: statements can be long (batches, bulk inserts).
+    head = query[:32].lstrip()[:8].upper() if isinstance(query, str) else ""
+    if head == "ROLLBACK":
         # ROLLBACK TO SAVEPOINT undoes a setting made after the savepoint: ask again.
         setattr(conn, _APPLIED, _UNKNOWN)
     else:
