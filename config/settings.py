@@ -157,7 +157,8 @@ def _tune_database(config: dict) -> dict:
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
         # A connection broken since its last use (a database restart) is found and replaced
-        # before a request gets it, not by the request's first statement.
+        # before a request gets it, not by the request's first statement. With a pool, this is
+        # the pool's check at checkout (core.postgresql), so the pool options name no `check`.
         config["CONN_HEALTH_CHECKS"] = True
         if DATABASE_POOL:
             # Django's psycopg pool requires persistent connections to be off.
