@@ -110,34 +110,42 @@ def _time_sql(conn: psycopg.Connection, query: str, context: str) -> list[float]
     return samples
 
 
-def run() -> dict:
-    import django
-
-    django.setup()
+def busiest_card():
+    """The card with the most transactions, its count, the deep page's depth and the date of
+    the row there, and the owner of its account."""
     from django.db.models import Count
-    from django.test import Client
 
-    from accounts.api.throttling import ApiKeyRateThrottle
     from accounts.models import Role, User
-    from accounts.services import api_key_create
     from cards.models import Card
-    from core.audit import system_actor
     from transactions.models import Transaction
 
-    # The benchmark measures the list, not the request budget.
-    ApiKeyRateThrottle.THROTTLE_RATES = {"api_key": "1000000/min"}
-
-    stored = _ensure_rows(_rows_wanted())
     busiest = Transaction.objects.values("card_id").annotate(n=Count("id")).order_by("-n").first()
     card = Card.objects.select_related("account").get(pk=busiest["card_id"])
-    history = busiest["n"]
-    depth = min(DEEP_ROW, max(history - PAGE_SIZE - 1, 1))
+    depth = min(DEEP_ROW, max(busiest["n"] - PAGE_SIZE - 1, 1))
     anchor = (
         Transaction.objects.filter(card=card)
         .order_by("-transaction_date", "-id")
         .values_list("transaction_date", flat=True)[depth - 1]
     )
     owner = User.objects.filter(account=card.account, role=Role.OWNER).order_by("id").first()
+    return card, busiest["n"], depth, anchor, owner
+
+
+def run() -> dict:
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    from accounts.api.throttling import ApiKeyRateThrottle
+    from accounts.services import api_key_create
+    from core.audit import system_actor
+
+    # The benchmark measures the list, not the request budget.
+    ApiKeyRateThrottle.THROTTLE_RATES = {"api_key": "1000000/min"}
+
+    stored = _ensure_rows(_rows_wanted())
+    card, history, depth, anchor, owner = busiest_card()
     with system_actor("command:bench_api"):
         _api_key, key = api_key_create(user=owner, name="bench_api")
     client = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")

@@ -124,8 +124,9 @@ def prepare_targets() -> list[dict]:
 
 def reset(conn: psycopg.Connection) -> None:
     conn.execute(
-        "TRUNCATE transactions, transaction_events, spend_counters, ledger_entries, "
-        "account_funds, unmatched_authorizations"
+        "TRUNCATE transactions, transaction_keys, transaction_events, spend_counters, "
+        "ledger_entries, account_funds, unmatched_authorizations, transaction_enhanced_data, "
+        "disputes, dispute_events, transactions_retired_spend"
     )
     conn.commit()
 

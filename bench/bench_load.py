@@ -66,7 +66,8 @@ def _table_sql(template: str, columns: tuple[str, ...] = ()) -> sql.Composed:
 
 
 def truncate(conn: psycopg.Connection) -> None:
-    conn.execute(_table_sql("TRUNCATE {table}"))
+    # The keys go too (transactions.partitioning): the next load draws the same tokens.
+    conn.execute("TRUNCATE transactions, transaction_keys CASCADE")
     conn.commit()
 
 

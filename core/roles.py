@@ -10,7 +10,10 @@ owner grants the runtime role what it needs (`grant_runtime_privileges`):
   TRUNCATE, REFERENCES or TRIGGER);
 - on append-only tables (models marked `db_append_only`, and every history table) SELECT and
   INSERT only;
-- on `django_migrations` SELECT only.
+- on `django_migrations` SELECT only;
+- on partitions nothing: their parent's privileges (and policies) are the ones that apply;
+- what an app adds through the `runtime_privileges_granted` signal (transactions: EXECUTE on
+  the function that creates partitions ahead of time).
 
 Without DATABASE_MIGRATE_URL one role does both (a development database) and nothing is
 granted. SQLite has no roles: nothing changes there.
@@ -25,10 +28,20 @@ import environ
 from django.apps import apps
 from django.conf import settings
 from django.db import connections
+from django.dispatch import Signal
 from psycopg import sql
 from simple_history.models import HistoricalChanges
 
 _OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
+
+runtime_privileges_granted = Signal()
+"""Sent after the grants, on the owner's connection: `alias`, `role` (the runtime role)."""
+
+_PARTITIONS_SQL = """
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relispartition AND c.relkind IN ('r', 'p')
+ORDER BY c.relname
+"""
 
 
 def migrate_url_configured(alias: str = "default") -> bool:
@@ -107,5 +120,13 @@ def grant_runtime_privileges(alias: str = "default") -> None:
             )
     with connection.cursor() as cursor:
         raw = cursor.cursor
+        cursor.execute(_PARTITIONS_SQL)
+        for (partition,) in cursor.fetchall():
+            statements.append(
+                sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(partition), role)
+            )
         for statement in statements:
             cursor.execute(statement.as_string(raw.connection))
+    runtime_privileges_granted.send(
+        sender=grant_runtime_privileges, alias=alias, role=runtime_role(alias)
+    )

@@ -42,6 +42,7 @@ from spending.models import (
     SpendLimitDuration,
 )
 from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
+from transactions import partitioning
 from transactions.models import Transaction, TransactionStatus, TransactionType
 
 # The order of the values in every generated row: the COPY column list and the bulk_create
@@ -867,6 +868,15 @@ def transactions_add(
     if count > 0 and not cards:
         raise ValueError("there are no open, paused or closed cards to add transactions to")
     now = timezone.now()
+    if count > 0 and connection.vendor == "postgresql":
+        # Each month of the window in its own partition, not the default one.
+        with connection.cursor() as cursor:
+            partitioning.ensure_partitions(
+                cursor,
+                now - datetime.timedelta(days=WINDOW_DAYS),
+                now,
+                months_ahead=partitioning.MONTHS_AHEAD,
+            )
     rows = transaction_rows(cards=cards, count=count, rng=transaction_rng(seed), now=now)
     summary.transactions += transactions_load(rows, total=count, progress=progress)
     summary.transaction_cards = len(cards)

@@ -74,8 +74,9 @@ SELECT result, reason FROM unmatched_authorizations WHERE token = %s
 LIMIT 1
 """
 
-# The transaction, when an earlier request started it (this one is then an incremental one).
-KNOWN_TRANSACTION_SQL = "SELECT id FROM transactions WHERE token = %s"
+# The transaction, when an earlier request started it (this one is then an incremental one):
+# its id, and its date, which names the one partition it is in (transactions.partitioning).
+KNOWN_TRANSACTION_SQL = "SELECT id, transaction_date FROM transaction_keys WHERE token = %s"
 
 # Everything steps 1 and 2 need, in one round trip.
 CARD_SQL = """
@@ -134,18 +135,18 @@ VALUES (%(event_token)s, %(account_id)s, %(transaction_id)s, %(type)s, %(amount)
 # What a known transaction has counted so far: a TRANSACTION limit covers all its requests.
 TRANSACTION_SPENT_SQL = """
 SELECT CASE WHEN counted THEN hold_amount + settled_amount ELSE 0 END
-FROM transactions WHERE id = %s
+FROM transactions WHERE id = %s AND transaction_date = %s
 """
 LOCK_TRANSACTION_SQL = """
 SELECT status, hold_amount, settled_amount, counted, profile_id, transaction_date
-FROM transactions WHERE id = %s FOR UPDATE
+FROM transactions WHERE id = %s AND transaction_date = %s FOR UPDATE
 """
 
 GROW_HOLD_SQL = """
 UPDATE transactions
 SET hold_amount = hold_amount + %(amount)s, amount = amount + %(amount)s, status = 'PENDING',
     counted = true, profile_id = %(profile_id)s, updated_at = %(now)s
-WHERE id = %(transaction_id)s
+WHERE id = %(transaction_id)s AND transaction_date = %(transaction_date)s
 """
 
 FUNDS_SQL = """
@@ -363,6 +364,7 @@ class _Context:
     now: datetime.datetime
     deadline: Deadline
     transaction_id: int | None  # an earlier request started the transaction
+    transaction_date: datetime.datetime | None  # ... and its partition
 
     def record(self, result: str, reason: str = "", **options: Any) -> Answer:
         if self.transaction_id is None:
@@ -402,6 +404,7 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes, deadline: Dea
         now=timezone.now(),
         deadline=deadline,
         transaction_id=known[0][0] if known else None,
+        transaction_date=known[0][1] if known else None,
     )
     trace = card.trace
 
@@ -452,7 +455,7 @@ def _authorize(cursor, request: AuthorizationRequest, body: bytes, deadline: Dea
     if context.transaction_id is not None and SpendLimitDuration.TRANSACTION in per_transaction:
         # An incremental authorization: "each individual transaction under the limit" counts
         # what the transaction holds and settled already, under the account lock.
-        cursor.execute(TRANSACTION_SPENT_SQL, [context.transaction_id])
+        cursor.execute(TRANSACTION_SPENT_SQL, [context.transaction_id, context.transaction_date])
         so_far = cursor.fetchone()[0]
 
     def window_spent(scope: str, duration: str | None) -> Decimal:
@@ -617,14 +620,15 @@ def _record_increment(
     ]
     if hold:
         # The account is locked (the approval was decided under its lock); now the transaction.
-        cursor.execute(LOCK_TRANSACTION_SQL, [context.transaction_id])
+        cursor.execute(LOCK_TRANSACTION_SQL, [context.transaction_id, context.transaction_date])
         _status, txn_hold, settled, counted, profile_id, dated = cursor.fetchone()
         # A transaction not counted yet (its first request was declined) counts all of it now.
         spend = hold if counted else hold + txn_hold + settled
         profile_id = profile_id if counted else card.profile_id
         statements.append(
             (GROW_HOLD_SQL, {"amount": hold, "profile_id": profile_id, "now": context.now,
-                             "transaction_id": context.transaction_id})
+                             "transaction_id": context.transaction_id,
+                             "transaction_date": context.transaction_date})
         )  # fmt: skip
         statements += _hold_statements(
             card, profile_id=profile_id, moment=dated, spend=spend, hold=hold

@@ -72,9 +72,13 @@ EVENT_TYPES = [c.value for c in EventType]
 
 
 class Transaction(FinancialRecord):
-    """One card transaction as Lithic reports it; `token` is Lithic's transaction token."""
+    """One card transaction as Lithic reports it; `token` is Lithic's transaction token.
 
-    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    On PostgreSQL the table is partitioned by month of `transaction_date`, and TransactionKey
+    keeps `id` and `token` unique across the partitions (transactions.partitioning).
+    """
+
+    token = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.PROTECT, related_name="transactions"
     )
@@ -186,6 +190,30 @@ class Transaction(FinancialRecord):
         return f"{self.amount} {self.currency} {self.merchant_descriptor} ({self.status})"
 
 
+class TransactionKey(models.Model):
+    """A transaction's id, token, account and date: unique across the partitions of
+    `transactions`, which PostgreSQL cannot enforce on a partitioned table itself.
+
+    A database trigger writes the row in the statement that inserts the transaction, and
+    references into transactions are foreign keys to it (transactions.partitioning). It is
+    never changed or removed, also when old partitions are detached. SQLite keeps the unique
+    index of `transactions.token` instead, and this table stays empty there.
+    """
+
+    db_append_only = True
+
+    id = models.BigIntegerField(primary_key=True, help_text="The transaction's id")
+    token = models.UUIDField(unique=True, help_text="The transaction's token")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    transaction_date = models.DateTimeField(help_text="The partition the transaction is in")
+
+    class Meta:
+        db_table = "transaction_keys"
+
+    def __str__(self) -> str:
+        return f"transaction {self.id} ({self.token})"
+
+
 class TransactionEvent(FinancialRecord):
     """One event of a transaction (authorization, clearing, reversal, ...): reported by Lithic,
     or an authorization request our responder answered (`source` ASA).
@@ -207,7 +235,7 @@ class TransactionEvent(FinancialRecord):
         Transaction,
         on_delete=models.PROTECT,
         related_name="events",
-        # Transactions will be range-partitioned by date; references into them carry no FK.
+        # Transactions are range-partitioned by date: the reference is to TransactionKey.
         db_constraint=False,
     )
     type = models.CharField(max_length=40, choices=EventType.choices)

@@ -32,7 +32,7 @@ ORDER BY 1
 """
 
 # Every counter against the open and settled amounts of the counted transactions of its UTC day
-# (or of all time, for `life`).
+# (or of all time, for `life`), those of detached months included (transactions.partitioning).
 COUNTER_MISMATCH_SQL = """
 WITH counted AS (
     SELECT card_id, profile_id, hold_amount + settled_amount AS amount,
@@ -46,6 +46,7 @@ WITH counted AS (
                   WHERE profile_id IS NOT NULL
         UNION ALL SELECT 'PROFILE', profile_id, 'life', amount FROM counted
                   WHERE profile_id IS NOT NULL
+        UNION ALL SELECT scope, owner_id, period, amount FROM transactions_retired_spend
     ) windows GROUP BY scope, owner_id, period
 )
 SELECT COALESCE(c.scope, x.scope), COALESCE(c.owner_id, x.owner_id),

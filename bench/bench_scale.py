@@ -1,0 +1,230 @@
+"""The partitioned transactions table at 1,000,000 and at 10,000,000 rows, in one run.
+
+1. Loading: plain COPY of a ready CSV file of BENCH_SCALE_ROWS rows into the empty partitioned
+   table (the baseline: the server's own load speed, the key trigger included), then, emptied
+   again, `seed_demo --transactions-only` of BENCH_SCALE_BASE rows and of the rest up to
+   BENCH_SCALE_ROWS (timed as whole processes; peak RSS of each).
+2. At BENCH_SCALE_BASE rows and again at BENCH_SCALE_ROWS, the same measurements:
+   - the responder (`config.asa_wsgi` under gunicorn) at 200 requests/s, p50 and p99;
+   - the API's first page and a deep page of the busiest card's transactions;
+   - the admin's transactions changelist: first page, filtered by status, by card, by a
+     month's date range, searched by token, and the last page.
+   Each figure at the big size is divided by its figure at the base size (target <= 1.2).
+
+Knobs: BENCH_SCALE_ROWS (default 10,000,000), BENCH_SCALE_BASE (default 1,000,000),
+BENCH_ASA_SECONDS (per responder measurement), BENCH_SCALE_ITERATIONS (requests per page).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench import bench_api, bench_asa, bench_load
+from bench.dbroles import harness_dsn
+
+SEED = 42
+RATE = 200
+ITERATIONS = int(os.environ.get("BENCH_SCALE_ITERATIONS", "30"))
+TABLES = (
+    "transactions, transaction_keys, transaction_events, spend_counters, ledger_entries, "
+    "account_funds, unmatched_authorizations, transaction_enhanced_data, disputes, "
+    "dispute_events, transactions_retired_spend"
+)
+
+
+def _rows(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").replace("_", "")
+    return int(raw) if raw else default
+
+
+def log(message: str) -> None:
+    print(f"bench_scale: {message}", file=sys.stderr, flush=True)
+
+
+def empty(conn: psycopg.Connection) -> None:
+    conn.execute(f"TRUNCATE {TABLES}")
+    conn.commit()
+
+
+def analyze(conn: psycopg.Connection) -> None:
+    conn.execute("ANALYZE")
+    conn.commit()
+
+
+def count(conn: psycopg.Connection) -> int:
+    found = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+    conn.commit()
+    return found
+
+
+def _p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def _timed(client, path: str, params: dict, *, expect_rows: bool = True) -> float:
+    client.get(path, params, secure=True)  # warm
+    samples = []
+    for _ in range(ITERATIONS):
+        started = time.perf_counter()
+        response = client.get(path, params, secure=True)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, (path, params, response.status_code)
+    if expect_rows:
+        assert b"result_list" in response.content or b'"results"' in response.content, path
+    return _p50(samples)
+
+
+def measure_pages(size_label: str) -> dict[str, float]:
+    """API and admin pages: p50 ms of each, by name."""
+    from django.test import Client
+
+    from accounts.api.throttling import ApiKeyRateThrottle
+    from accounts.models import User
+    from accounts.services import api_key_create, user_create
+    from core.audit import system_actor
+    from transactions import partitioning
+    from transactions.models import Transaction
+
+    ApiKeyRateThrottle.THROTTLE_RATES = {"api_key": "1000000/min"}
+    card, _history, _depth, anchor, owner = bench_api.busiest_card()
+    with system_actor("command:bench_scale"):
+        _key, secret = api_key_create(user=owner, name=f"bench_scale {size_label}")
+        operator = User.objects.filter(email="bench-ops@cardops.test").first() or user_create(
+            email="bench-ops@cardops.test",
+            account=None,
+            password=secrets.token_urlsafe(24),  # never typed: the client is logged in
+            is_staff=True,
+            is_superuser=True,
+        )
+    figures = {}
+    api = Client(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    path = "/api/v1/transactions/"
+    first = {"card": str(card.token), "page_size": bench_api.PAGE_SIZE}
+    figures["API first page"] = _timed(api, path, first)
+    figures["API deep page"] = _timed(
+        api, path, {**first, "cursor": bench_api._cursor(str(anchor))}
+    )
+
+    admin = Client()
+    admin.force_login(operator)
+    changelist = "/admin/transactions/transaction/"
+    month = partitioning.month_start(partitioning.now_utc(), -1)
+    month_end = partitioning.month_start(partitioning.now_utc(), 0)
+    some = Transaction.objects.filter(card=card).order_by("-transaction_date", "-id").first()
+    # The page count the changelist itself shows (its paginator, estimated at this size).
+    from core.admin import EstimatedCountPaginator
+    from transactions.admin import TransactionAdmin
+
+    last_page = EstimatedCountPaginator(
+        Transaction.objects.order_by("-transaction_date", "-id"), TransactionAdmin.list_per_page
+    ).num_pages
+    cases = {
+        "admin first page": {},
+        "admin filtered by status": {"status__exact": "DECLINED"},
+        "admin filtered by card": {"card__id__exact": str(card.pk)},
+        "admin by date range (a month)": {
+            "transaction_date__gte": month.isoformat(),
+            "transaction_date__lt": month_end.isoformat(),
+        },
+        "admin search by token": {"q": str(some.token)},
+        "admin last page": {"p": str(last_page)},
+    }
+    for name, params in cases.items():
+        figures[name] = _timed(admin, changelist, params)
+    log(f"{size_label}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in figures.items()))
+    return figures
+
+
+def measure_responder(targets: list[dict]) -> dict[str, float]:
+    server = bench_asa.Server()
+    try:
+        bench_asa.measure(server, targets, rate=bench_asa.WARM_UP_RATE, label="warm-up")
+        row = bench_asa.measure(server, targets, rate=RATE, label="ours")
+    finally:
+        server.stop()
+    return {f"ASA p50 at {RATE}/s": row["p50"], f"ASA p99 at {RATE}/s": row["p99"]}
+
+
+def run() -> dict:
+    import django
+
+    django.setup()
+    from accounts.models import Account
+
+    big, base = _rows("BENCH_SCALE_ROWS", 10_000_000), _rows("BENCH_SCALE_BASE", 1_000_000)
+    if not 0 < base < big:
+        raise SystemExit("bench_scale needs 0 < BENCH_SCALE_BASE < BENCH_SCALE_ROWS")
+    log(f"{base:,} and {big:,} rows")
+    if not Account.all_objects.exists():
+        bench_load.seed_demo("--accounts", "3", "--transactions", "0", "--seed", str(SEED))
+    targets = bench_asa.prepare_targets()
+    loads, stages = [], {}
+    with psycopg.connect(harness_dsn()) as conn:
+        bench_asa.install_targets(conn, targets)
+        empty(conn)
+        # The baseline first: the same generator's rows as a CSV file, COPY'd by the server.
+        with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
+            path = Path(tmp) / "transactions.csv"
+            started = time.perf_counter()
+            bench_load.write_csv(path, big)
+            log(f"wrote {path.stat().st_size / 2**20:,.0f} MiB of CSV in "
+                f"{time.perf_counter() - started:.0f} s (not timed)")  # fmt: skip
+            copy_seconds = bench_load.copy_csv(conn, path)
+        if count(conn) != big:
+            raise RuntimeError("the COPY did not load every row")
+        loads.append(("baseline: COPY FROM STDIN (FORMAT csv) of a ready file", big,
+                      copy_seconds, None))  # fmt: skip
+        log(f"COPY: {big:,} rows in {copy_seconds:.0f} s")
+        empty(conn)
+
+        seconds, rss = bench_load.seed_demo(
+            "--transactions-only", "--transactions", str(base), "--seed", str(SEED)
+        )
+        loads.append(("seed_demo --transactions-only, first part", base, seconds, rss))
+        analyze(conn)
+        stages[base] = {**measure_responder(targets), **measure_pages(f"{base:,}")}
+        seed_base = seconds
+
+        seconds, rss = bench_load.seed_demo(
+            "--transactions-only", "--transactions", str(big - base), "--seed", str(SEED + 1)
+        )
+        loads.append(("seed_demo --transactions-only, the rest", big - base, seconds, rss))
+        found = count(conn)
+        analyze(conn)
+        seed_total = seed_base + seconds
+        stages[big] = {**measure_responder(targets), **measure_pages(f"{found:,}")}
+        conn.execute("DROP TABLE bench_asa_targets")
+        conn.commit()
+
+    bench_asa.manage("check_ledger")
+    seed_rate, copy_rate = big / seed_total, big / copy_seconds
+    lines = [
+        f"### bench_scale: {base:,} and {big:,} transactions in one run",
+        "",
+        "| load | rows | seconds | rows/s | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {name} | {rows:,} | {secs:.1f} | {rows / secs:,.0f} | "
+            f"{'n/a' if mib is None else f'{mib:.0f}'} |"
+            for name, rows, secs, mib in loads
+        ),
+        "",
+        f"seed_demo loaded {big:,} rows at {seed_rate:,.0f} rows/s, plain COPY at "
+        f"{copy_rate:,.0f} rows/s: {seed_rate / copy_rate:.0%} of COPY (target >= 80%).",
+        "",
+        f"| p50 ms (ASA: as named) | at {base:,} | at {found:,} | ratio (target <= 1.2) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, small in stages[base].items():
+        large = stages[big][name]
+        lines.append(f"| {name} | {small:.1f} | {large:.1f} | {large / small:.2f} |")
+    lines += ["", "check_ledger passed after the run."]
+    return {"results": [], "notes": lines}
