@@ -105,23 +105,24 @@ CREATE OR REPLACE FUNCTION transactions_create_partition(
 ) RETURNS void
     LANGUAGE plpgsql SET search_path = public, pg_temp SET TimeZone = 'UTC' AS $fn$
 BEGIN
-    IF EXISTS (SELECT 1 FROM {DEFAULT_PARTITION}
-               WHERE transaction_date >= lower_bound AND transaction_date < upper_bound) THEN
-        -- The month's rows are in the default partition: move them into a table of their
-        -- own, then attach it (PostgreSQL checks that the default keeps none of them).
-        EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                       part, parent);
-        EXECUTE format('INSERT INTO %I SELECT * FROM {DEFAULT_PARTITION} '
-                       'WHERE transaction_date >= $1 AND transaction_date < $2', part)
-            USING lower_bound, upper_bound;
-        DELETE FROM {DEFAULT_PARTITION}
-        WHERE transaction_date >= lower_bound AND transaction_date < upper_bound;
-        EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-                       parent, part, lower_bound, upper_bound);
-    ELSE
-        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                       part, parent, lower_bound, upper_bound);
-    END IF;
+    -- A table of its own, then ATTACH: that locks the parent in SHARE UPDATE EXCLUSIVE mode,
+    -- which reads and writes of transactions do not wait for (CREATE TABLE ... PARTITION OF
+    -- would lock it exclusively). The CHECK lets ATTACH skip scanning the new table.
+    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                   part, parent);
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (transaction_date >= %L '
+                   'AND transaction_date < %L)', part, part || '_month', lower_bound,
+                   upper_bound);
+    -- The month's rows already in the default partition move with it (ATTACH then checks
+    -- that the default keeps none of them).
+    EXECUTE format('INSERT INTO %I SELECT * FROM {DEFAULT_PARTITION} '
+                   'WHERE transaction_date >= $1 AND transaction_date < $2', part)
+        USING lower_bound, upper_bound;
+    DELETE FROM {DEFAULT_PARTITION}
+    WHERE transaction_date >= lower_bound AND transaction_date < upper_bound;
+    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                   parent, part, lower_bound, upper_bound);
+    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', part, part || '_month');
     PERFORM transactions_protect_partition(part);
 END
 $fn$;

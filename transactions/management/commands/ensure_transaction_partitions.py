@@ -35,6 +35,9 @@ class Command(AuditedCommand):
         with transaction.atomic(), connection.cursor() as cursor:
             if partitioning.progress(cursor).state == "unpartitioned":
                 raise CommandError("transactions is not partitioned: run migrate first")
+            # A lock it cannot get soon (a long migration) is an error for the next run, not a
+            # queue that the responder's writes would wait in.
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
             created = partitioning.ensure_partitions(cursor, now, now, months_ahead=ahead)
         last = partitioning.month_start(now, ahead)
         self.stdout.write(
