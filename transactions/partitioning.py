@@ -87,8 +87,8 @@ CREATE OR REPLACE FUNCTION transactions_partitioned_table() RETURNS text
     END
 $fn$;
 
--- Row-level security on a partition too: a partition read by its own name shows what the
--- parent would.
+-- Row-level security on the partitioned table and on each partition: a partition read by its
+-- own name shows what the parent would.
 CREATE OR REPLACE FUNCTION transactions_protect_partition(part text) RETURNS void
     LANGUAGE plpgsql SET search_path = public, pg_temp AS $fn$
 BEGIN
@@ -216,18 +216,6 @@ SELECT %s, scope, owner_id, period, SUM(amount) FROM (
     UNION ALL SELECT 'PROFILE', profile_id, 'life', amount FROM counted
               WHERE profile_id IS NOT NULL
 ) windows GROUP BY scope, owner_id, period
-"""
-
-DROP_SQL = f"""
-DROP TABLE IF EXISTS {PROGRESS};
-DROP TABLE IF EXISTS {RETIRED};
-DROP FUNCTION IF EXISTS transactions_mirror() CASCADE;
-DROP FUNCTION IF EXISTS transactions_ensure_partitions(timestamptz, timestamptz);
-DROP FUNCTION IF EXISTS transactions_create_partition(text, text, timestamptz, timestamptz);
-DROP FUNCTION IF EXISTS transactions_protect_partition(text);
-DROP FUNCTION IF EXISTS transactions_partitioned_table();
-DROP FUNCTION IF EXISTS transactions_fixed_key() CASCADE;
-DROP FUNCTION IF EXISTS transactions_record_key() CASCADE;
 """
 
 
@@ -362,15 +350,9 @@ def build(cursor, *, now: datetime.datetime) -> None:
         f"CREATE TRIGGER transactions_fixed_key BEFORE UPDATE ON {SHADOW} "
         "FOR EACH ROW EXECUTE FUNCTION transactions_fixed_key()"
     )
-    cursor.execute(f"ALTER TABLE {SHADOW} ENABLE ROW LEVEL SECURITY")
-    cursor.execute(f"ALTER TABLE {SHADOW} FORCE ROW LEVEL SECURITY")
-    cursor.execute(
-        f"CREATE POLICY {POLICY} ON {SHADOW} USING ({_CONDITION}) WITH CHECK ({_CONDITION})"
-    )
-    cursor.execute(
-        f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {SHADOW} DEFAULT",
-    )
-    cursor.execute("SELECT transactions_protect_partition(%s)", [DEFAULT_PARTITION])
+    cursor.execute(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {SHADOW} DEFAULT")
+    for table in (SHADOW, DEFAULT_PARTITION):
+        cursor.execute("SELECT transactions_protect_partition(%s)", [table])
     first = _fetchone(cursor, f"SELECT min(transaction_date) FROM {TABLE}")[0] or now
     ensure_partitions(cursor, min(first, now), now, months_ahead=MONTHS_AHEAD)
     _install_mirror(cursor, columns)
@@ -585,10 +567,17 @@ class Partition:
 
 
 PARTITIONS_SQL = """
-SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), GREATEST(c.reltuples, 0)::bigint
+SELECT c.relname, bound.lower, bound.upper, GREATEST(c.reltuples, 0)::bigint
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+CROSS JOIN LATERAL (
+    -- FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00'), or DEFAULT
+    SELECT substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \\(''([^'']+)''\\)')::timestamptz
+               AS lower,
+           substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''([^'']+)''\\)')::timestamptz
+               AS upper
+) bound
 WHERE i.inhparent = to_regclass(%s)
-ORDER BY c.relname
+ORDER BY bound.lower NULLS LAST
 """
 
 
@@ -598,20 +587,7 @@ def partitions(cursor) -> list[Partition]:
     if parent is None:
         return []
     cursor.execute(PARTITIONS_SQL, [parent])
-    found = []
-    for name, bound, rows in cursor.fetchall():
-        if bound == "DEFAULT":
-            found.append(Partition(name, None, None, rows))
-            continue
-        lower = _fetchone(cursor, "SELECT %s::timestamptz", [_bound_value(bound, "FROM")])[0]
-        upper = _fetchone(cursor, "SELECT %s::timestamptz", [_bound_value(bound, "TO")])[0]
-        found.append(Partition(name, lower, upper, rows))
-    return sorted(found, key=lambda p: (p.is_default, p.lower or now_utc()))
-
-
-def _bound_value(bound: str, word: str) -> str:
-    # pg_get_expr gives FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')
-    return bound.split(f"{word} ('", 1)[1].split("')", 1)[0]
+    return [Partition(*row) for row in cursor.fetchall()]
 
 
 def detach(cursor, partition: Partition) -> int:
