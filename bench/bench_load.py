@@ -77,16 +77,6 @@ def row_count(conn: psycopg.Connection) -> int:
     return count
 
 
-def _csv_field(value) -> str:
-    # Strings are always quoted: in PostgreSQL's CSV format an unquoted empty field is NULL,
-    # and blank merchant fields and reasons must stay empty strings.
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return '"' + value.replace('"', '""') + '"'
-    return str(value)
-
-
 def write_csv(path: Path, rows: int) -> None:
     """The rows seed_demo would load, from the same generator and seed, as a CSV file."""
     from django.utils import timezone
@@ -98,9 +88,7 @@ def write_csv(path: Path, rows: int) -> None:
         cards=cards, count=rows, rng=demo.transaction_rng(SEED), now=timezone.now()
     )
     with path.open("w", encoding="utf-8", newline="") as out:
-        for row in generated:
-            out.write(",".join(map(_csv_field, row)))
-            out.write("\n")
+        out.writelines(demo.csv_lines(generated))
 
 
 def copy_csv(conn: psycopg.Connection, path: Path) -> float:

@@ -141,6 +141,10 @@ DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", defau
 # libpq's connect timeout in whole seconds (libpq treats 1 as 2): a black-holed database host
 # fails a connection attempt after this, not after the TCP timeout.
 DATABASE_CONNECT_TIMEOUT_SECONDS = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=2)
+# The statements batched on the responder's path (core.postgresql.base.run_prepared) are
+# prepared once per connection. Off: they are sent unprepared, as a pooler that cannot keep
+# named prepared statements in transaction mode (PgBouncer before 1.21) needs.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
 
 # Django's PostgreSQL backend, whose cursors put the tenant context (core.tenancy) into every
@@ -156,6 +160,11 @@ def _tune_database(config: dict) -> dict:
         config["DISABLE_SERVER_SIDE_CURSORS"] = True
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
+        # Django turns psycopg's prepared statements off. Its own cursors bind client-side and
+        # never prepare whatever the threshold; only run_prepared's statements ask for it.
+        config["OPTIONS"].setdefault(
+            "prepare_threshold", 5 if DATABASE_PREPARED_STATEMENTS else None
+        )
         # A connection broken since its last use (a database restart) is found and replaced
         # before a request gets it, not by the request's first statement. With a pool, this is
         # the pool's check at checkout (core.postgresql), so the pool options name no `check`.

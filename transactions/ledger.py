@@ -19,6 +19,7 @@ from django.db.models import F
 
 from accounts.models import Account
 from core.history import history_bypass
+from core.postgresql.base import run_prepared
 from transactions.errors import BalanceWouldGoNegative
 from transactions.models import CounterScope, LedgerEntry, LedgerEntryKind
 from transactions.spend_windows import periods_written
@@ -73,19 +74,11 @@ Statement = tuple[str, Sequence[Any] | Mapping[str, Any]]
 def run_batch(cursor, statements: list[Statement]) -> list[list[tuple] | int]:
     """Several statements in one round trip; each one's rows, or its row count.
 
-    Django's psycopg backend binds parameters client-side and sends the text with the simple
-    query protocol, which accepts several statements at once. In READ COMMITTED each statement
+    They go as prepared statements of the connection (core.postgresql.base.run_prepared), so
+    each is planned once per connection, not at every call. In READ COMMITTED each statement
     still takes its own snapshot, so a read placed after a lock sees what the lock waited for.
     """
-    cursor.execute(
-        ";\n".join(connection.ops.compose_sql(sql, params) for sql, params in statements)
-    )
-    raw = cursor.cursor
-    results: list[list[tuple] | int] = []
-    while True:
-        results.append(raw.fetchall() if raw.description else raw.rowcount)
-        if not raw.nextset():
-            return results
+    return run_prepared(cursor, statements)
 
 
 @dataclass(frozen=True)

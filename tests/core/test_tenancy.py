@@ -11,7 +11,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import JsonResponse
 from django.urls import include, path
 from psycopg import sql
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from accounts.models import ApiKey, IdempotencyRecord, Role
 from accounts.services import api_key_create
 from cards.models import Card
+from core.postgresql.base import run_prepared
 from core.roles import append_only_tables
 from core.tenancy import account_scope, no_scope, system_scope
 from lithic_integration.asa import parse_request
@@ -244,6 +245,88 @@ def test_a_savepoint_rolled_back_over_a_switch_puts_the_context_back(acme, globe
         with connection.cursor() as cursor:
             cursor.execute("SELECT id FROM accounts")
             assert cursor.fetchall() == [(acme.pk,)]
+
+
+def _prepared(fragment: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%{fragment}%"],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_prepared_statements_run_in_the_context_of_their_moment(acme, globex):
+    statements = [("SELECT id FROM accounts WHERE id <> %s ORDER BY id", [0])]
+    with transaction.atomic(), connection.cursor() as cursor:
+        with account_scope(acme.pk, "tests:acme"):
+            assert run_prepared(cursor, statements) == [[(acme.pk,)]]
+        with account_scope(globex.pk, "tests:globex"):
+            assert run_prepared(cursor, statements) == [[(globex.pk,)]]
+            # The plain cursor after the pipeline: the context it set is still the one.
+            cursor.execute("SELECT id FROM accounts")
+            assert cursor.fetchall() == [(globex.pk,)]
+        with no_scope():
+            assert run_prepared(cursor, statements) == [[]]
+    # Planned once on this connection, then reused: one prepared statement for the three runs.
+    assert _prepared("FROM accounts WHERE id <> $1") == 1
+
+
+def test_a_prepared_batch_raises_as_django_does_and_leaves_the_transaction_usable(acme):
+    duplicate = (
+        "INSERT INTO account_settings (account_id, key, value, created_at, updated_at, token)"
+        " VALUES (%s, %s, '1', now(), now(), gen_random_uuid())"
+    )
+    with account_scope(acme.pk, "tests:acme"), connection.cursor() as cursor:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            run_prepared(cursor, [(duplicate, [acme.pk, "dup"]), (duplicate, [acme.pk, "dup"])])
+        # The savepoint rolled back: nothing of the batch stays, and the context comes back.
+        assert run_prepared(cursor, [("SELECT count(*) FROM account_settings WHERE key = %s",
+                                      ["dup"])]) == [[(0,)]]  # fmt: skip
+        assert _count("accounts") == 1
+
+
+def test_with_prepared_statements_off_the_batch_runs_unprepared(acme):
+    connection.ensure_connection()
+    raw = connection.connection
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = None  # what DATABASE_PREPARED_STATEMENTS=false gives
+    try:
+        with account_scope(acme.pk, "tests:acme"), connection.cursor() as cursor:
+            statements = [("SELECT id FROM accounts WHERE id >= %s", [0])]
+            assert run_prepared(cursor, statements) == [[(acme.pk,)]]
+            assert run_prepared(cursor, statements) == [[(acme.pk,)]]
+    finally:
+        raw.prepare_threshold = threshold
+    assert _prepared("FROM accounts WHERE id >= $1") == 0
+
+
+def test_the_responders_card_query_is_planned_once_per_connection(acme, categories_5812):
+    world = build_world(acme, slug="prep", transactions=0)
+    card = world.card
+    card.lithic_card_token = uuid.uuid4()
+    card.save(update_fields=["lithic_card_token"])
+    with system_scope("tests"):
+        for n in range(3):
+            body = asa_body(card, 100 + n)
+            answer = authorize(parse_request(body, request_id=f"msg_prep_{n}"), body=body)
+            assert answer.result == "APPROVED", answer
+    assert _prepared("WHERE c.lithic_card_token = $3") == 1
+    assert _prepared("FROM accounts WHERE id = $1 FOR NO KEY UPDATE") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_batch_under_autocommit_is_one_transaction_in_its_context(acme, globex):
+    with account_scope(acme.pk, "tests:acme"), connection.cursor() as cursor:
+        assert connection.get_autocommit()
+        results = run_prepared(
+            cursor,
+            [("SELECT current_setting('app.account_id', true)", []),
+             ("SELECT id FROM accounts WHERE id > %s", [0])],
+        )  # fmt: skip
+    assert results == [[(str(acme.pk),)], [(acme.pk,)]]
+    with no_scope(), connection.cursor() as cursor:
+        assert run_prepared(cursor, [("SELECT id FROM accounts WHERE id > %s", [0])]) == [[]]
 
 
 # --- Through the web -------------------------------------------------------------------------
