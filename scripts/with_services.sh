@@ -201,7 +201,9 @@ fi
 # Durability settings are off: the cluster is thrown away afterwards.
 pg_opts="-p $PG_PORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1"
 pg_opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-pg_opts+=" -c max_connections=200 -c shared_buffers=256MB"
+# PG_SHARED_BUFFERS: `make bench` gives the server a quarter of the machine's memory, as a
+# production server would have; the suite keeps it small.
+pg_opts+=" -c max_connections=200 -c shared_buffers=${PG_SHARED_BUFFERS:-256MB}"
 PG_STARTED=1
 if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -o "$pg_opts" -w -t 60 start >/dev/null; then
     tail -n 40 "$PGLOG" >&2 || true
