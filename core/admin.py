@@ -29,7 +29,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.paginator import Paginator
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -115,25 +115,36 @@ class EstimatedCountPaginator(Paginator):
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return None
+        if queryset.query.where:
+            # Filtered: the planner's estimate of the rows that match. A narrow filter (a
+            # token, a small card) estimates below the threshold and is counted exactly.
+            try:
+                plan = self._plan()
+            except EmptyResultSet:
+                return 0  # a condition nothing can match (a search term of the wrong type)
+            return int(plan["Plan"]["Plan Rows"])
         with connection.cursor() as cursor:
-            if queryset.query.where:
-                # Filtered: the planner's estimate of the rows that match. A narrow filter (a
-                # token, a small card) estimates below the threshold and is counted exactly.
-                try:
-                    sql, params = queryset.values("pk").query.sql_with_params()
-                except EmptyResultSet:
-                    return 0  # a condition nothing can match (a search term of the wrong type)
-                cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)  # noqa: S608
-                plan = cursor.fetchone()[0]
-                if isinstance(plan, str):
-                    plan = json.loads(plan)
-                return int(plan[0]["Plan"]["Plan Rows"])
             table = connection.ops.quote_name(queryset.model._meta.db_table)
             cursor.execute(_ROW_ESTIMATE_SQL, [table])
             row = cursor.fetchone()
         if row is None or row[0] is None:
             return None
         return int(row[0])
+
+    def _plan(self) -> dict:
+        """The planner's plan of the list (EXPLAIN, nothing run), as a JSON object."""
+        queryset = self.object_list
+        sql, params = queryset.values("pk").query.sql_with_params()
+        # Without JIT: even a plain EXPLAIN starts the executor, and once the plan's cost
+        # passes jit_above_cost (a few million rows) that compiles its expressions, which
+        # took longer than the planning itself (decision 48).
+        with transaction.atomic(using=queryset.db), connections[queryset.db].cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'off', true)")
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)  # noqa: S608
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return plan[0]
 
     def page(self, number):
         """A page in the second half is read from the end, in the reverse order: the last page

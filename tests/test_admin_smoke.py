@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.db import connection
+from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -605,6 +605,21 @@ def test_row_estimates_are_used_only_for_big_lists(console):
     assert filtered._estimated_count() is not None
     assert filtered._estimated_count() <= ESTIMATED_COUNT_THRESHOLD
     assert filtered.count == 1
+
+
+def test_the_planner_estimate_compiles_nothing(console):
+    filtered = Transaction.objects.filter(status="SETTLED").order_by("-transaction_date", "-id")
+    sql, params = filtered.values("pk").query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Every plan now costs enough for JIT, as a filter over millions of rows does.
+        cursor.execute("SELECT set_config('jit_above_cost', '0', true)")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plain = cursor.fetchone()[0]
+        estimated = EstimatedCountPaginator(filtered, 100)._plan()
+
+    assert "JIT" in plain[0]
+    assert "JIT" not in estimated
+    assert estimated["Plan"]["Plan Rows"] >= 1
 
 
 def test_a_page_in_the_second_half_is_read_from_the_end(acme, fixture_actor):

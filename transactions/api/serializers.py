@@ -48,8 +48,11 @@ class EnhancedDataSerializer(serializers.ModelSerializer):
 
 class TransactionSerializer(serializers.ModelSerializer):
     card = TokenOfField(help_text="The card's token")
-    cardholder = TokenOfField(
-        source="card.cardholder", allow_null=True, help_text="The cardholder's (user's) token"
+    cardholder = serializers.UUIDField(
+        source="cardholder_token",
+        read_only=True,
+        allow_null=True,
+        help_text="The cardholder's (user's) token",
     )
 
     class Meta:
