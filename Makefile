@@ -50,13 +50,13 @@ serve-demo:
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
-	scripts/with_services.sh scripts/ci_checks.sh
+	WITH_PGBOUNCER=1 scripts/with_services.sh scripts/ci_checks.sh
 
 # A quarter of the machine's memory, as PostgreSQL's documentation suggests for a server.
 BENCH_SHARED_BUFFERS ?= $(shell awk '/^MemTotal:/ {printf "%dMB", $$2 / 4096}' /proc/meminfo)
 
 bench: install
-	PG_SHARED_BUFFERS=$(BENCH_SHARED_BUFFERS) scripts/with_services.sh $(PY) bench/run.py
+	PG_SHARED_BUFFERS=$(BENCH_SHARED_BUFFERS) WITH_PGBOUNCER=1 scripts/with_services.sh $(PY) bench/run.py
 
 lint: install
 	$(RUFF) check .

@@ -10,18 +10,21 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import update_last_login
 
+from core.db import use_primary
 from core.tenancy import system_scope
 
 AUTH_SCOPE = "auth"
 
 
 class TenantAwareModelBackend(ModelBackend):
+    # Users are read from the primary: a deactivated user or a changed password takes effect on
+    # the next request, not once a replica has caught up.
     def authenticate(self, request, username=None, password=None, **kwargs):
-        with system_scope(AUTH_SCOPE):
+        with system_scope(AUTH_SCOPE), use_primary():
             return super().authenticate(request, username=username, password=password, **kwargs)
 
     def get_user(self, user_id):
-        with system_scope(AUTH_SCOPE):
+        with system_scope(AUTH_SCOPE), use_primary():
             return super().get_user(user_id)
 
 

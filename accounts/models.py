@@ -313,9 +313,13 @@ class ApiKey(AbstractAPIKey):
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="api_keys")
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The last request of this key that may have written (core.read_your_writes).
+    last_write_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    history = audited_history("api_keys_history", excluded_fields=["hashed_key", "last_used_at"])
+    history = audited_history(
+        "api_keys_history", excluded_fields=["hashed_key", "last_used_at", "last_write_at"]
+    )
 
     class Meta(AbstractAPIKey.Meta):
         db_table = "api_keys"

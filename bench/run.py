@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("bench_load", "bench_asa", "bench_api", "bench_webhooks", "bench_scale")
+BENCHMARKS = (
+    "bench_load",
+    "bench_asa",
+    "bench_api",
+    "bench_reads",
+    "bench_webhooks",
+    "bench_scale",
+)
 
 
 def _fmt_row(result: dict) -> str:

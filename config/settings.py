@@ -97,6 +97,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the database: where this request's reads go.
+    "core.read_your_writes.ReadYourWritesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,11 +135,28 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
-DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+# Each process keeps a pool of connections to each database (psycopg's pool): at most
+# DATABASE_POOL_MAX_SIZE, so the database (or PgBouncer) sees up to processes x max_size
+# (docs/operations.md). Off: a connection per request.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=True)
+DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=1)
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=4)
 # How long a request waits for a pooled connection before it fails (the responder's processes
 # wait no longer than their deadline leaves: lithic_integration.views).
-DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=5.0)
+DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=2.0)
+# Read replicas (core.replicas): skipped when lagging more than this, measured every
+# DATABASE_REPLICA_CHECK_SECONDS; a replica's pool gives up on a connection after
+# DATABASE_REPLICA_POOL_TIMEOUT_SECONDS, and the read goes to the primary.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=1.0)
+DATABASE_REPLICA_POOL_TIMEOUT_SECONDS = env.float(
+    "DATABASE_REPLICA_POOL_TIMEOUT_SECONDS", default=0.5
+)
+# After a client (an operator's session, an API key) writes, its reads go to the primary for
+# this long: longer than any replica still in use can lag, measurements' age included.
+READ_YOUR_WRITES_SECONDS = (
+    DATABASE_REPLICA_MAX_LAG_SECONDS + 2 * DATABASE_REPLICA_CHECK_SECONDS + 1.0
+)
 # libpq's connect timeout in whole seconds (libpq treats 1 as 2): a black-holed database host
 # fails a connection attempt after this, not after the TCP timeout.
 DATABASE_CONNECT_TIMEOUT_SECONDS = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=2)
@@ -152,7 +171,7 @@ DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=
 POSTGRESQL_ENGINE = "core.postgresql"
 
 
-def _tune_database(config: dict) -> dict:
+def _tune_database(config: dict, *, replica: bool = False) -> dict:
     if config["ENGINE"] in ("django.db.backends.postgresql", POSTGRESQL_ENGINE):
         config["ENGINE"] = POSTGRESQL_ENGINE
         # A WITH HOLD cursor would run its query outside the transaction that carries the
@@ -173,9 +192,13 @@ def _tune_database(config: dict) -> dict:
             # Django's psycopg pool requires persistent connections to be off.
             config["CONN_MAX_AGE"] = 0
             config["OPTIONS"]["pool"] = {
-                "min_size": 1,
+                "min_size": DATABASE_POOL_MIN_SIZE,
                 "max_size": DATABASE_POOL_MAX_SIZE,
-                "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+                "timeout": (
+                    DATABASE_REPLICA_POOL_TIMEOUT_SECONDS
+                    if replica
+                    else DATABASE_POOL_TIMEOUT_SECONDS
+                ),
             }
     return config
 
@@ -188,7 +211,7 @@ DATABASE_MIGRATE_URL = env.str("DATABASE_MIGRATE_URL", default="")
 DATABASE_REPLICA_ALIASES: list[str] = []
 for _index, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[])):
     _alias = f"replica_{_index}"
-    _replica = _tune_database(env.db_url_config(_url))
+    _replica = _tune_database(env.db_url_config(_url), replica=True)
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES[_alias] = _replica
     DATABASE_REPLICA_ALIASES.append(_alias)
@@ -199,6 +222,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache -----------------------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# A Redis operation waits at most this long; a failure stops this process asking Redis for
+# REDIS_BREAKER_SECONDS (core.cache).
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=0.25)
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
+# How long the API keeps a list page it made (core.response_cache); 0 turns the cache off. An
+# entry is never served once its rows have changed, whatever this says.
+API_LIST_CACHE_SECONDS = env.int("API_LIST_CACHE_SECONDS", default=300)
+# What the process keeps for itself: the API's request budget while Redis is unavailable.
+_LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"}
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -207,17 +239,22 @@ if REDIS_URL:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="cardops"),
             "TIMEOUT": 300,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
+                "CLIENT_CLASS": "core.cache.BreakerClient",
+                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT_SECONDS,
                 # Losing Redis slows the product down; it must never break a request.
                 "IGNORE_EXCEPTIONS": True,
             },
-        }
+        },
+        "local": _LOCAL_CACHE,
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # core.cache logs when its breaker opens; one line per skipped operation would be noise.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "local": _LOCAL_CACHE,
+    }
 
 # --- Auth ------------------------------------------------------------------------------------
 
@@ -349,7 +386,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.RolePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("API_THROTTLE_RATE", default="1200/min"),
+        # Each process's own budget per key while Redis is unavailable (accounts.api.throttling).
+        "api_key_local": env.str("API_THROTTLE_FALLBACK_RATE", default="300/min"),
+    },
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

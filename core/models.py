@@ -1,4 +1,5 @@
-"""Abstract bases shared by the business models. `core` has no tables of its own."""
+"""Abstract bases shared by the business models, and `core`'s own tables: named leases and
+the generations of cached reads."""
 
 from __future__ import annotations
 
@@ -82,3 +83,34 @@ class FinancialRecord(SafeDeleteModel):
 
     def delete(self, *args, **kwargs):
         raise RecordDeletionError(f"{type(self).__name__} rows cannot be deleted")
+
+
+class Lease(models.Model):
+    """A named lock that outlives no transaction and needs no session: core.leases."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    holder = models.UUIDField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "core_leases"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CacheGeneration(models.Model):
+    """How many times the rows behind a cached read have changed (core.response_cache).
+
+    Bumped by database triggers in the transaction that changes them (core.migration_ops), so
+    a reader sees the new generation exactly when it sees the new rows.
+    """
+
+    key = models.CharField(max_length=100, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "cache_generations"
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"

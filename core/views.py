@@ -9,6 +9,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core import replicas
+
 
 @never_cache
 @require_GET
@@ -36,13 +38,26 @@ def _check_cache() -> str:
     return "ok"
 
 
+def _replica_check(alias: str, state: replicas.ReplicaState | None) -> dict:
+    if state is None:
+        return {"status": "not measured yet"}
+    lag = None if state.lag_seconds is None else round(state.lag_seconds, 3)
+    return {"status": state.detail, "serving_reads": state.healthy, "lag_seconds": lag}
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    checks = {"database": _check_database("default")}
-    for alias in settings.DATABASE_REPLICA_ALIASES:
-        checks[alias] = _check_database(alias)
+    """Ready while this process can serve: the primary answers. Replicas and Redis are
+    reported; without them reads go to the primary and the cache is skipped."""
+    checks: dict = {"database": _check_database("default")}
+    if settings.DATABASE_REPLICA_ALIASES:
+        replicas.monitor.usable()  # starts the measurements in a process that made no read yet
+        states = replicas.monitor.states()
+        checks["replicas"] = {
+            alias: _replica_check(alias, states.get(alias))
+            for alias in settings.DATABASE_REPLICA_ALIASES
+        }
     checks["redis"] = _check_cache()
-    # Redis down slows us down but does not make us unready; databases do.
-    ready = all(v == "ok" for k, v in checks.items() if k != "redis")
+    ready = checks["database"] == "ok"
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)

@@ -26,11 +26,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from core.history import history_bypass
+from core.leases import lease
 from lithic_integration import gateway as lithic_gateway
 from lithic_integration.errors import LithicError, LithicRejected
 from spending.models import LithicSynced, LithicSyncStatus
@@ -117,36 +118,28 @@ def _push_scheduled(model: type[LithicSynced], pk: int) -> bool:
     )
 
 
-def push_lock_key(model: type[LithicSynced], pk: int) -> str:
-    """The name of the row's push lock (a PostgreSQL advisory lock on its hash)."""
+def push_lease_name(model: type[LithicSynced], pk: int) -> str:
+    """The name of the row's push lease (core.leases)."""
     return f"lithic_sync:{model._meta.db_table}:{pk}"
+
+
+def _push_lease_seconds() -> float:
+    """Longer than a push can take: every attempt of the SDK at its full timeout, and a margin."""
+    attempts = int(settings.LITHIC_MAX_RETRIES) + 1
+    return float(settings.LITHIC_TIMEOUT_SECONDS) * attempts + 30.0
 
 
 @contextmanager
 def _row_push_lock(model: type[LithicSynced], pk: int, *, wait: bool) -> Iterator[bool]:
-    """Yields whether this process holds the row's push lock (always, when `wait`).
+    """Yields whether this process may push the row now (always, when `wait`).
 
     One push per row at a time, across processes: two pushes of different versions racing
     to Lithic could land in the wrong order while the newer one is recorded as confirmed.
-    A session lock, not a row lock: it is held across the HTTP call, outside any transaction.
+    A lease, not a row lock or a session lock: it is held across the HTTP call, outside any
+    transaction, and works behind PgBouncer in transaction mode (core.leases).
     """
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = push_lock_key(model, pk)
-    with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
-            held = True
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
-            held = bool(cursor.fetchone()[0])
-    try:
+    with lease(push_lease_name(model, pk), seconds=_push_lease_seconds(), wait=wait) as held:
         yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
 def sync_push(

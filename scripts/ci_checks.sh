@@ -22,8 +22,29 @@ DEBUG=true ENV_FILE= "$BIN/mypy"
 "$BIN/python" manage.py makemigrations --check --dry-run
 
 workers=${PYTEST_WORKERS:-2}
-if [[ $workers == 0 ]]; then
-    exec "$BIN/pytest" "${extra[@]}"
-else
-    exec "$BIN/pytest" -n "$workers" -p xdist "${extra[@]}"
+run_pytest() {
+    if [[ $workers == 0 ]]; then
+        "$BIN/pytest" "$@"
+    else
+        "$BIN/pytest" -n "$workers" -p xdist --dist loadgroup "$@"
+    fi
+}
+
+run_pytest "${extra[@]}"
+
+# The whole run again for what a pooler in transaction mode can break: the responder, the
+# webhook inbox and workers, the API and the Lithic outbox, through PgBouncer
+# (scripts/with_services.sh WITH_PGBOUNCER=1). PgBouncer 1.18 keeps no prepared statements.
+PGBOUNCER_SUBSET=(
+    tests/transactions/test_asa_rules.py tests/transactions/test_asa_concurrency.py
+    tests/transactions/test_asa_incremental.py tests/lithic/test_asa_replies.py
+    tests/webhooks/test_inbox.py tests/webhooks/test_worker.py
+    tests/transactions/test_inbox_concurrency.py tests/transactions/test_inbox_lifecycle.py
+    tests/test_api_tenancy.py tests/test_api_idempotency.py tests/test_api_errors.py
+    tests/transactions/test_api_transactions.py tests/cards/test_api_cards.py
+    tests/lithic/test_card_push.py tests/lithic/test_profile_push.py
+)
+if [[ -n ${PGBOUNCER_URL:-} && ${#extra[@]} -eq 0 ]]; then
+    echo "ci_checks: the responder, webhook, API and outbox tests through PgBouncer"
+    DATABASE_URL=$PGBOUNCER_URL DATABASE_PREPARED_STATEMENTS=false run_pytest "${PGBOUNCER_SUBSET[@]}"
 fi

@@ -87,10 +87,29 @@ if [[ -z $REDIS_SERVER ]]; then
 fi
 REDIS_CLI=$(command -v redis-cli || true)
 
+# ---------------------------------------------------------------- PgBouncer
+
+# The suite runs a subset through PgBouncer in transaction mode (scripts/ci_checks.sh), and the
+# tests of poolers start their own (tests/processes.py).
+PGBOUNCER=$(command -v pgbouncer || { [[ -x /usr/sbin/pgbouncer ]] && echo /usr/sbin/pgbouncer; } || true)
+if [[ -z $PGBOUNCER && ${WITH_PGBOUNCER:-0} == 1 ]]; then
+    if [[ $IS_ROOT -eq 1 ]]; then
+        log "pgbouncer not found, installing it with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+        # The package starts a system-wide instance; ours are private.
+        systemctl disable --now pgbouncer >/dev/null 2>&1 || service pgbouncer stop >/dev/null 2>&1 || true
+        PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+        [[ -x $PGBOUNCER ]] || die "pgbouncer still not found after apt-get install"
+    else
+        die "pgbouncer is required: apt-get install pgbouncer"
+    fi
+fi
+
 # ------------------------------------------------------- start and cleanup
 
-read -r PG_PORT REDIS_PORT < <(free_ports 2) || true
-[[ -n ${PG_PORT:-} && -n ${REDIS_PORT:-} ]] || die "could not pick free ports"
+read -r PG_PORT REDIS_PORT PGBOUNCER_PORT < <(free_ports 3) || true
+[[ -n ${PG_PORT:-} && -n ${REDIS_PORT:-} && -n ${PGBOUNCER_PORT:-} ]] || die "could not pick free ports"
 SVC_DIR=$(mktemp -d /tmp/with_services.XXXXXX)
 PGDATA_DIR=$SVC_DIR/data
 PGSOCK_DIR=$SVC_DIR/sock
@@ -99,6 +118,8 @@ REDIS_PIDFILE=$SVC_DIR/redis.pid
 REDIS_LOG=$SVC_DIR/redis.log
 PG_STARTED=0
 REDIS_STARTED=0
+PGBOUNCER_DIR=$SVC_DIR/pgbouncer
+PGBOUNCER_STARTED=0
 
 # initdb refuses to run as root, so the cluster belongs to the postgres user.
 as_pg() {
@@ -175,6 +196,10 @@ cleanup() {
         pid=$(redis_pid) && pids+=("$pid")
         stop_redis
     fi
+    if [[ $PGBOUNCER_STARTED -eq 1 && -s $PGBOUNCER_DIR/pid ]]; then
+        pid=$(<"$PGBOUNCER_DIR/pid") && pids+=("$pid")
+        kill -INT "$pid" 2>/dev/null
+    fi
     wait_reaped "${pids[@]}"
     rm -rf "$SVC_DIR"
     return "$rc"
@@ -249,6 +274,35 @@ for ((i = 0; ; i++)); do
     fi
     sleep 0.1
 done
+
+if [[ ${WITH_PGBOUNCER:-0} == 1 ]]; then
+    # Transaction mode, every database of the cluster; `postgres` may use its console (KILL).
+    mkdir -p "$PGBOUNCER_DIR"
+    printf '"app" "app"\n"app_owner" "app_owner"\n"postgres" "postgres"\n' >"$PGBOUNCER_DIR/users.txt"
+    cat >"$PGBOUNCER_DIR/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir = $PGBOUNCER_DIR
+auth_type = plain
+auth_file = $PGBOUNCER_DIR/users.txt
+admin_users = postgres
+pool_mode = transaction
+server_login_retry = 0.2
+default_pool_size = 20
+max_client_conn = 500
+logfile = $PGBOUNCER_DIR/log
+pidfile = $PGBOUNCER_DIR/pid
+INI
+    [[ $IS_ROOT -eq 1 ]] && chown -R postgres: "$PGBOUNCER_DIR"
+    PGBOUNCER_STARTED=1
+    as_pg "$PGBOUNCER" -d "$PGBOUNCER_DIR/pgbouncer.ini" || die "pgbouncer failed to start"
+    export PGBOUNCER_URL="postgres://app:app@127.0.0.1:$PGBOUNCER_PORT/app"
+    export PGBOUNCER_ADMIN_URL="postgres://postgres:postgres@127.0.0.1:$PGBOUNCER_PORT/pgbouncer"
+    log "PgBouncer (transaction mode) on 127.0.0.1:$PGBOUNCER_PORT"
+fi
 
 export PGBIN
 export DATABASE_URL="postgres://app:app@127.0.0.1:$PG_PORT/app"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -50,8 +54,32 @@ def django_db_setup(
         )
     yield
     if not django_db_keepdb:
+        # The pools keep their connections open, and DROP DATABASE refuses a database in use.
+        from django.db import connections
+
+        for alias in connections:
+            connections[alias].close_pool()
+        _close_pooler_connections(db_cfg)
         with django_db_blocker.unblock(), owner_connection("default"):
             teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+
+
+def _close_pooler_connections(db_cfg) -> None:
+    """Behind PgBouncer (scripts/ci_checks.sh) its server connections to the test database
+    outlive the suite's own, and DROP DATABASE refuses a database in use: close them first."""
+    admin = os.environ.get("PGBOUNCER_ADMIN_URL")
+    if not admin or not django_settings.DATABASES["default"]["PORT"]:
+        return
+    admin_url = urlsplit(admin)
+    if str(admin_url.port) != str(django_settings.DATABASES["default"]["PORT"]):
+        return  # this run connects directly
+    for connection_, _old_name, destroy in db_cfg:
+        if destroy:
+            subprocess.run(
+                [str(Path(os.environ["PGBIN"]) / "psql"), admin, "-X", "-q",
+                 "-c", f"KILL {connection_.settings_dict['NAME']}"],
+                check=True, capture_output=True, timeout=30,
+            )  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -230,3 +258,29 @@ def asa_process(settings):
     """The responder's own configuration (config.asa_settings) for the whole test."""
     for name, value in asa_process_settings().items():
         setattr(settings, name, value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault table (tests/test_fault_table.py), from the rows its cases recorded."""
+    rows = sorted(
+        (
+            value
+            for reports in terminalreporter.stats.values()
+            for report in reports
+            for name, value in getattr(report, "user_properties", ())
+            if name == "fault_table_row" and getattr(report, "when", "") == "call"
+        ),
+        key=lambda row: row["order"],
+    )
+    if not rows:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fault table")
+    write("| case | requests | errors | stale reads after own write | ASA answers | wrong ASA "
+          "answers | p99 ms |")  # fmt: skip
+    write("|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        write(
+            f"| {row['case']} | {row['requests']} | {row['errors']} | {row['stale']} | "
+            f"{row['answers']} | {row['wrong']} | {row['p99_ms']} |"
+        )

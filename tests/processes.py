@@ -30,6 +30,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_port(port: int, what: str, seconds: float = 10) -> None:
+    """Until something accepts connections on the port, or RuntimeError."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
 def _pgbin() -> Path:
     if os.environ.get("PGBIN"):
         return Path(os.environ["PGBIN"])
@@ -39,38 +51,21 @@ def _pgbin() -> Path:
     return Path("/usr/lib/postgresql/15/bin")
 
 
-class PrivatePostgres:
-    """A throwaway PostgreSQL 15 cluster on a free port, with the `app` role and database."""
+class _Cluster:
+    """A PostgreSQL 15 data directory of its own on a free port (started by the subclasses)."""
 
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="private_pg."))
+    def __init__(self, prefix: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
         self.data = self.dir / "data"
         self.port = free_port()
         self.bin = _pgbin()
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._as_pg(
-            [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-             "--encoding=UTF8", "--locale=C"]
-        )  # fmt: skip
-        self.start()
-        # As scripts/with_services.sh: an owner that migrates, a runtime role that serves.
-        self.psql("CREATE ROLE app_owner LOGIN PASSWORD 'app_owner'")
-        self.psql("CREATE ROLE app LOGIN PASSWORD 'app' NOCREATEDB NOBYPASSRLS")
-        self.psql("CREATE DATABASE app OWNER app_owner")
 
     @property
     def url(self) -> str:
         """The runtime role's."""
         return f"postgres://app:app@127.0.0.1:{self.port}/app"
-
-    @property
-    def migrate_url(self) -> str:
-        return f"postgres://app_owner:app_owner@127.0.0.1:{self.port}/app"
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"DATABASE_URL": self.url, "DATABASE_MIGRATE_URL": self.migrate_url}
 
     def _as_pg(self, command: list[str]) -> None:
         if IS_ROOT:
@@ -104,24 +99,150 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class PrivatePostgres(_Cluster):
+    """A throwaway PostgreSQL 15 cluster on a free port, with the `app` role and database."""
+
+    def __init__(self) -> None:
+        super().__init__("private_pg.")
+        self._as_pg(
+            [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+             "--encoding=UTF8", "--locale=C"]
+        )  # fmt: skip
+        self.start()
+        # As scripts/with_services.sh: an owner that migrates, a runtime role that serves.
+        self.psql("CREATE ROLE app_owner LOGIN PASSWORD 'app_owner'")
+        self.psql("CREATE ROLE app LOGIN PASSWORD 'app' NOCREATEDB NOBYPASSRLS")
+        self.psql("CREATE DATABASE app OWNER app_owner")
+
+    @property
+    def migrate_url(self) -> str:
+        return f"postgres://app_owner:app_owner@127.0.0.1:{self.port}/app"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.url, "DATABASE_MIGRATE_URL": self.migrate_url}
+
+    def wal_position(self) -> str:
+        return self.psql("SELECT pg_current_wal_lsn()")
+
+
+class PrivateReplica(_Cluster):
+    """A streaming standby of a PrivatePostgres (`pg_basebackup -R`) on a port of its own."""
+
+    def __init__(self, primary: PrivatePostgres) -> None:
+        super().__init__("private_pg_replica.")
+        self.primary = primary
+        self._as_pg(
+            [str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+             "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast"]
+        )  # fmt: skip
+        self.start()
+
+    def pause_replay(self) -> None:
+        """The replica keeps receiving WAL but applies none: it lags from now on."""
+        self.psql("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self.psql("SELECT pg_wal_replay_resume()")
+
+    def promote(self) -> None:
+        """No longer a standby: a primary of its own, which the primary's writes never reach."""
+        self.psql("SELECT pg_promote(true, 60)")
+
+    def wait_replayed(self, timeout: float = 30) -> None:
+        """Until the replica has applied everything the primary had written when called."""
+        target = self.primary.wal_position()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            caught_up = self.psql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")
+            if caught_up == "t":
+                return
+            time.sleep(0.05)
+        raise TimeoutError("the replica did not catch up")
+
+
+class PrivatePgBouncer:
+    """PgBouncer in transaction mode in front of a cluster, as a deployment would put it."""
+
+    def __init__(self, target: _Cluster) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="private_pgbouncer."))
+        self.port = free_port()
+        self.target = target
+        (self.dir / "users.txt").write_text('"app" "app"\n"app_owner" "app_owner"\n')
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={target.port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir = {self.dir}\n"
+            "auth_type = plain\n"
+            f"auth_file = {self.dir / 'users.txt'}\n"
+            "pool_mode = transaction\n"
+            "default_pool_size = 20\nmax_client_conn = 500\n"
+            # Its default (15 s) answers every client with an error for that long after one
+            # failed attempt to reach PostgreSQL, a restart's few seconds included.
+            "server_login_retry = 0.2\n"
+            f"logfile = {self.dir / 'log'}\npidfile = {self.dir / 'pid'}\n"
+        )
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres", "postgres")
+            for child in self.dir.iterdir():
+                shutil.chown(child, "postgres", "postgres")
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://app:app@127.0.0.1:{self.port}/app"
+
+    def start(self) -> None:
+        command = [pgbouncer_binary(), "-d", str(self.dir / "pgbouncer.ini")]
+        if IS_ROOT:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, cwd=self.dir, check=True, capture_output=True, timeout=30)
+        wait_for_port(self.port, "pgbouncer")
+
+    def stop(self) -> None:
+        pid_file = self.dir / "pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text())
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)  # immediate shutdown: clients are disconnected
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pgbouncer_binary() -> str:
+    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
+    if not found:
+        raise RuntimeError("pgbouncer is not installed: `make test` installs it")
+    return found
+
+
 class PrivateRedis:
-    """A redis-server of the test's own, which it may hang (SIGSTOP) and resume."""
+    """A redis-server of the test's own, which it may hang (SIGSTOP) and resume, or kill and
+    start again (empty, on the same port)."""
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_for_port(self.port, "redis-server")
 
     @property
     def url(self) -> str:
@@ -133,10 +254,15 @@ class PrivateRedis:
     def resume(self) -> None:
         self.process.send_signal(signal.SIGCONT)
 
-    def destroy(self) -> None:
-        self.resume()
-        self.process.terminate()
+    def kill(self) -> None:
+        self.process.kill()
         self.process.wait(timeout=10)
+
+    def destroy(self) -> None:
+        if self.process.poll() is None:
+            self.resume()
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
 
 def project_env(**overrides: str) -> dict[str, str]:
@@ -255,3 +381,15 @@ def migrate_and_seed(env: dict[str, str]) -> dict[str, str]:
     if done.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_script(code: str, *, env: dict[str, str]) -> str:
+    """Run Python `code` in a project process (Django set up first); its last line of output."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import django\ndjango.setup()\n" + code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"script failed:\n{done.stderr[-3000:]}")
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else ""

@@ -10,7 +10,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from accounts.api.throttling import ApiKeyRateThrottle
 from cards.services import card_issue, card_product_create
@@ -24,14 +23,6 @@ def card(acme):
     with system_actor("test:fixtures"):
         product = card_product_create(account=acme, name="Basic", default_spend_limit=Decimal(1))
         return card_issue(account=acme, product=product)
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    # The throttle counts in the shared cache (Redis): start every test from nothing.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def error_of(response, status: int, *, kind: str = "client_error") -> dict:

@@ -8,7 +8,6 @@ import re
 import pytest
 import schemathesis
 import yaml
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -64,7 +63,6 @@ def test_docs_render(client, db):
 
 @pytest.fixture
 def world(acme, customer_owner):
-    cache.clear()  # the throttle's budget lives in the shared cache
     return build_world(acme, slug="acme", owner=customer_owner, transactions=8)
 
 

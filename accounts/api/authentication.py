@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts.models import Account, ApiKey
+from accounts.models import Account, ApiKey, User
+from core.db import pin_request_to_primary, use_primary
+from core.encryption import encrypted_fields
 from core.tenancy import enter_account, system_scope
 
 KEYWORD = "Api-Key"
+_PERSONAL_DATA = [
+    *(f"user__{field.name}" for field in encrypted_fields(User)),
+    *(f"account__{field.name}" for field in encrypted_fields(Account)),
+]
 # Record use at most this often per key: a write per request would cost more than it tells.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -28,9 +35,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix = key.partition(".")[0]
         # Whose key it is decides the context, so the key is read in the narrow system
         # context `api-key`; everything after runs in the key's account (core.tenancy).
-        with system_scope("api-key"):
+        # From the primary: a key created a moment ago works, and a revoked one stops, at once.
+        # The user's and the account's personal data stay encrypted until something reads them.
+        with system_scope("api-key"), use_primary():
             api_key = (
                 ApiKey.objects.select_related("user", "account")
+                .defer(*_PERSONAL_DATA)
                 .filter(prefix=prefix, revoked=False)
                 .first()
             )
@@ -49,12 +59,30 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This account is closed.", code="account_closed")
         enter_account(api_key.account_id, f"api_key:{api_key.prefix}")
         self._touch(api_key)
+        self._read_your_writes(request._request, api_key)
         # The audit context (core.audit) reads this from the Django request for history rows.
         request._request.audit_api_key = api_key.prefix
         return user, api_key
 
     def authenticate_header(self, request):
         return KEYWORD
+
+    @staticmethod
+    def _read_your_writes(request, api_key: ApiKey) -> None:
+        """A key that wrote within the window reads the primary (core.read_your_writes); a
+        request that may write leaves the mark, after its response."""
+        if not settings.DATABASE_REPLICA_ALIASES:
+            return
+        window = timedelta(seconds=settings.READ_YOUR_WRITES_SECONDS)
+        if api_key.last_write_at is not None and timezone.now() - api_key.last_write_at < window:
+            pin_request_to_primary()
+
+        def mark() -> None:
+            # After the response, outside the request's own context (core.read_your_writes).
+            with system_scope("api-key"):
+                ApiKey.objects.filter(pk=api_key.pk).update(last_write_at=timezone.now())
+
+        request.read_your_writes_mark = mark
 
     @staticmethod
     def _touch(api_key: ApiKey) -> None:

@@ -9,13 +9,16 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.api import idempotency
+from core import response_cache
 from core.encryption import BlindIndexField, EncryptedFieldMixin
 from core.soft_delete import soft_delete
 
@@ -102,6 +105,40 @@ class ApiViewSet(viewsets.GenericViewSet):
         serializer_class = serializer_class or self.get_serializer_class()
         data = serializer_class(instance, context=self.get_serializer_context()).data
         return Response(data, status=status)
+
+
+class CachedListMixin:
+    """A list answered from the cache while nothing it shows has changed (core.response_cache).
+
+    `cache_resources` names what the list's rows come from, e.g. `("cards",)` for the account's
+    cards. The entry belongs to the caller (user and role: what they may see) and to the full
+    URL (filters, page, host of the links), under the resources' current generations.
+    """
+
+    cache_resources: tuple[str, ...] = ()
+
+    def uncached_list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        if not self.cache_resources or not response_cache.enabled():
+            return self.uncached_list(request, *args, **kwargs)
+        actor = request.user
+        keys = response_cache.generation_keys(self.cache_resources, account_id=actor.account_id)
+        # The generations before the rows: an entry is never older than its generations.
+        current = response_cache.generations(keys)
+        query = sorted(request.query_params.lists())
+        key = response_cache.entry_key(
+            "api-list",
+            (request.build_absolute_uri(request.path), query, actor.pk, actor.role, *current),
+            keys=keys,
+        )
+        content = response_cache.get(key)
+        if content is None:
+            response = self.uncached_list(request, *args, **kwargs)
+            content = JSONRenderer().render(response.data)
+            response_cache.put(key, content)
+        return HttpResponse(content, content_type="application/json")
 
 
 class SoftDestroyMixin(mixins.DestroyModelMixin):

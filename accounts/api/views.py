@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from accounts.api.base import (
     IDEMPOTENCY_PARAMETER,
     ApiViewSet,
+    CachedListMixin,
     HistoryMixin,
     SoftDestroyMixin,
 )
@@ -84,6 +85,7 @@ class AccountViewSet(HistoryMixin, ApiViewSet):
 
 class UserViewSet(
     HistoryMixin,
+    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     SoftDestroyMixin,
@@ -95,6 +97,7 @@ class UserViewSet(
     deactivated or deleted. Deleting soft-deletes: the user's history stays."""
 
     policy_resource = "users"
+    cache_resources = ("users",)
     serializer_class = UserSerializer
     filterset_fields = ("role", "is_active")
     model = User
@@ -153,6 +156,7 @@ class AddressFilter(django_filters.FilterSet):
 
 class AddressViewSet(
     HistoryMixin,
+    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     SoftDestroyMixin,
@@ -165,6 +169,7 @@ class AddressViewSet(
     cannot change (delete it and add it to the other owner)."""
 
     policy_resource = "addresses"
+    cache_resources = ("addresses",)
     serializer_class = AddressSerializer
     filterset_class = AddressFilter
     model = Address
@@ -192,12 +197,13 @@ class AddressViewSet(
 # --- Account settings ------------------------------------------------------------------------
 
 
-class AccountSettingViewSet(HistoryMixin, ApiViewSet):
+class AccountSettingViewSet(HistoryMixin, CachedListMixin, ApiViewSet):
     """Typed settings of your account, identified by their key. Every registered key is
     listed with its effective value; PUT sets a value of the key's type (decimals as strings,
     never JSON numbers with a fraction), DELETE returns the key to its default."""
 
     policy_resource = "account_settings"
+    cache_resources = ("settings",)
     serializer_class = SettingSerializer
     filter_backends = ()
     lookup_field = "key"
@@ -215,7 +221,7 @@ class AccountSettingViewSet(HistoryMixin, ApiViewSet):
         self.check_object_permissions(self.request, setting)
         return setting
 
-    def list(self, request, *args, **kwargs):
+    def uncached_list(self, request, *args, **kwargs):
         page = self.paginate_queryset(account_setting_effective_list(actor=request.user))
         return self.get_paginated_response(SettingSerializer(page, many=True).data)
 

@@ -4,7 +4,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 
-from accounts.api.base import IDEMPOTENCY_PARAMETER, ApiViewSet, HistoryMixin, SoftDestroyMixin
+from accounts.api.base import (
+    IDEMPOTENCY_PARAMETER,
+    ApiViewSet,
+    CachedListMixin,
+    HistoryMixin,
+    SoftDestroyMixin,
+)
 from cards.api.serializers import (
     CardIssueSerializer,
     CardProductCreateSerializer,
@@ -26,11 +32,14 @@ from cards.services import (
 from spending.models import LITHIC_SYNC_FIELDS
 
 
-class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class CardViewSet(
+    HistoryMixin, CachedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
     """Cards of your account. Issue from a product, change memo/limit/profile, pause,
     unpause or close. A closed card cannot be reopened; cards are closed, not deleted."""
 
     policy_resource = "cards"
+    cache_resources = ("cards",)
     serializer_class = CardSerializer
     filterset_fields = ("state", "type")
 
@@ -95,6 +104,7 @@ class CardViewSet(HistoryMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
 class CardProductViewSet(
     HistoryMixin,
     SoftDestroyMixin,
+    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     ApiViewSet,
@@ -103,6 +113,7 @@ class CardProductViewSet(
     limit, default spending profile). Deleting one leaves the cards issued from it as they are."""
 
     policy_resource = "card_products"
+    cache_resources = ("card_products",)
     serializer_class = CardProductSerializer
     filterset_fields = ("card_type", "is_active")
     model = CardProduct

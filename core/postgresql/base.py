@@ -32,10 +32,14 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
+from django.conf import settings
+from django.db import connections
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base as postgresql
 from psycopg import pq, sql
 
+from core import replicas
+from core.db import use_primary
 from core.tenancy import (
     ACCOUNT_SETTING,
     ACTOR_SETTING,
@@ -209,6 +213,31 @@ class ConnectionPool(psycopg_pool.ConnectionPool):
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        if self.alias not in settings.DATABASE_REPLICA_ALIASES:
+            return super().get_new_connection(conn_params)
+        try:
+            return super().get_new_connection(conn_params)
+        except psycopg.OperationalError as exc:  # psycopg_pool.PoolTimeout included
+            # A replica that cannot be reached: its reads go to the primary from now on
+            # (core.replicas), this one included. The connection comes from the primary's pool
+            # and goes back there when this alias closes it.
+            replicas.monitor.report_failure(self.alias, exc)
+            primary = connections[replicas.PRIMARY]
+            return primary.get_new_connection(primary.get_connection_params())
+
+    def on_commit(self, func, robust=False):
+        if self.in_atomic_block or not self.get_autocommit():
+            return super().on_commit(func, robust)
+        with use_primary():  # run now: what it reads was just written
+            return super().on_commit(func, robust)
+
+    def run_and_clear_commit_hooks(self):
+        # What runs after a commit reads what the commit wrote: the primary's, never a
+        # replica's that may not have it yet.
+        with use_primary():
+            super().run_and_clear_commit_hooks()
+
     @property
     def pool(self):
         options = self.settings_dict["OPTIONS"].get("pool")

@@ -5,7 +5,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 
-from accounts.api.base import IDEMPOTENCY_PARAMETER, ApiViewSet, HistoryMixin, SoftDestroyMixin
+from accounts.api.base import (
+    IDEMPOTENCY_PARAMETER,
+    ApiViewSet,
+    CachedListMixin,
+    HistoryMixin,
+    SoftDestroyMixin,
+)
 from spending.api.filters import SpendingCategoryFilter
 from spending.api.serializers import (
     AuthRuleBacktestSerializer,
@@ -30,6 +36,7 @@ from spending.services import (
 class SpendingProfileViewSet(
     HistoryMixin,
     SoftDestroyMixin,
+    CachedListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     ApiViewSet,
@@ -39,6 +46,8 @@ class SpendingProfileViewSet(
     is not closed, or by a card product, cannot be deleted."""
 
     policy_resource = "spending_profiles"
+    # A profile lists its rules with the category's code and description.
+    cache_resources = ("spending_profiles", "global:spending_categories")
     serializer_class = SpendingProfileSerializer
     model = SpendingProfile
 
@@ -89,11 +98,14 @@ MCC_PATH_PARAMETER = OpenApiParameter(
 
 
 @extend_schema_view(retrieve=extend_schema(parameters=[MCC_PATH_PARAMETER]))
-class SpendingCategoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+class SpendingCategoryViewSet(
+    CachedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
     """The merchant category (MCC) catalogue, ISO 18245, with the codes we flag as high-risk.
     Read-only; search by MCC prefix or description."""
 
     policy_resource = "spending_categories"
+    cache_resources = ("global:spending_categories",)
     serializer_class = SpendingCategorySerializer
     filterset_class = SpendingCategoryFilter
     model = SpendingCategory

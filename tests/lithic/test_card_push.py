@@ -186,6 +186,7 @@ def test_sub_cent_amounts_are_refused_at_the_boundary():
         to_cents(12.5)
 
 
+@pytest.mark.django_db(transaction=True)  # the pushes run after real commits, as deployed
 def test_the_push_on_commit_does_not_wait_for_another_processs_push(
     lithic_fake, issue, act, call_command_output
 ):
@@ -193,20 +194,18 @@ def test_the_push_on_commit_does_not_wait_for_another_processs_push(
 
     from django.db import connection
 
-    from lithic_integration.outbox import push_lock_key
+    from core.leases import lease
+    from lithic_integration.outbox import push_lease_name
 
     card = issue()
     held, release = threading.Event(), threading.Event()
 
     def another_process_pushing():
-        # Its own database session holds the card's push lock, as sync_lithic would.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_lock(hashtextextended(%s, 0))", [push_lock_key(Card, card.pk)]
-            )
+        # Its own database session holds the card's push lease, as sync_lithic would.
+        with lease(push_lease_name(Card, card.pk), seconds=60, wait=True):
             held.set()
             release.wait(10)
-        connection.close()  # ends the session, and its lock
+        connection.close()
 
     other = threading.Thread(target=another_process_pushing)
     other.start()
