@@ -24,15 +24,23 @@ from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections, router
 
+from core.cache import breaker
 from core.models import CacheGeneration
 
 GLOBAL = "global:"
+_GENERATIONS_SQL = "SELECT key, value FROM cache_generations WHERE key = ANY(%s)"
 
 
 def enabled() -> bool:
-    return settings.API_LIST_CACHE_SECONDS > 0 and connection.vendor == "postgresql"
+    """On, with PostgreSQL's triggers, unless Redis is known to be away (no generation read
+    for a cache that cannot answer)."""
+    return (
+        settings.API_LIST_CACHE_SECONDS > 0
+        and connection.vendor == "postgresql"
+        and (not settings.REDIS_URL or breaker.allows())
+    )
 
 
 def generation_keys(resources: Sequence[str], *, account_id: int | None) -> list[str]:
@@ -44,8 +52,12 @@ def generation_keys(resources: Sequence[str], *, account_id: int | None) -> list
 
 
 def generations(keys: Sequence[str]) -> tuple[int, ...]:
-    """The current generation of each key (0: never changed), as the reader's database has it."""
-    found = dict(CacheGeneration.objects.filter(key__in=keys).values_list("key", "value"))
+    """The current generation of each key (0: never changed), as the reader's database has it
+    (the router's choice for this request: the primary, or the request's replica)."""
+    database = router.db_for_read(CacheGeneration)
+    with connections[database].cursor() as cursor:
+        cursor.execute(_GENERATIONS_SQL, [list(keys)])
+        found = dict(cursor.fetchall())
     return tuple(found.get(key, 0) for key in keys)
 
 
