@@ -7,8 +7,11 @@ signed request gets a 200 with one of Lithic's results; nothing signed is ever a
   a request that waited past it is declined at once, without touching the database.
 - The database work runs inside what is left (connection checkout, lock waits, statements); a
   decision that cannot commit in time is rolled back and declined: no approval, no hold.
-- A database error, or anything unexpected, declines with `ASA_FAILURE_RESULT` and records
-  nothing, so Lithic's retry is decided afresh.
+- A lost connection (PostgreSQL or the pooler restarted, a failover) is tried again on a new
+  one while the deadline leaves room: a decision that did not commit is made again, and one that
+  did is found by its token and replayed.
+- Any other database error, or anything unexpected, declines with `ASA_FAILURE_RESULT` and
+  records nothing, so Lithic's retry is decided afresh.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ logger = logging.getLogger("lithic.asa")
 
 # The responder decides for every account: the database context it runs in (core.tenancy).
 ASA_SCOPE = "asa"
+# After a lost connection: a pause, then another attempt if this much of the deadline is left.
+RETRY_PAUSE_SECONDS = 0.05
+RETRY_AT_LEAST_MS = 100
 
 
 def asa_secrets() -> list[str]:
@@ -89,19 +95,32 @@ def _reply(data: dict, *, status: int = 200) -> JsonResponse:
 
 
 def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:
-    if deadline.passed:
-        # Lithic has declined it already; deciding now could only leave a hold it never sees.
-        return Answer(
-            token_of(body),
-            settings.ASA_FAILURE_RESULT,
-            f"arrived {deadline.elapsed_ms()} ms ago: past the {deadline.budget_ms} ms deadline",
-        )
+    while True:
+        if deadline.passed:
+            # Lithic has declined it already; deciding now could only leave a hold it never sees.
+            return Answer(
+                token_of(body),
+                settings.ASA_FAILURE_RESULT,
+                f"arrived {deadline.elapsed_ms()} ms ago: "
+                f"past the {deadline.budget_ms} ms deadline",
+            )
+        answer, connection_lost = _decide_once(body, request_id=request_id, deadline=deadline)
+        if not connection_lost or deadline.remaining_ms() < RETRY_AT_LEAST_MS:
+            return answer
+        # authorize() is idempotent by the request's token, so a second attempt is safe even if
+        # the first one's COMMIT reached the server before the connection went.
+        logger.warning("ASA %s: the database connection was lost; trying again", answer.token)
+        time.sleep(min(RETRY_PAUSE_SECONDS, deadline.remaining_ms() / 1000))
+
+
+def _decide_once(body: bytes, *, request_id: str, deadline: Deadline) -> tuple[Answer, bool]:
+    """The answer, and whether it is a decline because the connection was lost."""
     with _bound_connection_wait(deadline), use_primary(), system_scope(ASA_SCOPE):
         try:
             try:
                 parsed = parse_request(body, request_id=request_id)
             except MalformedRequest as exc:
-                return record_unmatched(
+                answer = record_unmatched(
                     token=exc.token,
                     card_token=exc.card_token,
                     result=settings.ASA_MALFORMED_RESULT,
@@ -109,16 +128,18 @@ def _decide(body: bytes, *, request_id: str, deadline: Deadline) -> Answer:
                     body=body,
                     deadline=deadline,
                 )
-            return authorize(parsed, body=body, deadline=deadline)
+                return answer, False
+            return authorize(parsed, body=body, deadline=deadline), False
         except DeadlinePassed as exc:
-            return Answer(token_of(body), settings.ASA_FAILURE_RESULT, str(exc))
+            return Answer(token_of(body), settings.ASA_FAILURE_RESULT, str(exc)), False
         except DatabaseError:
             # Unreachable database, statement timeout, lock wait past the deadline: decline now
             # rather than let Lithic time out. Nothing was recorded, so nothing was approved.
             logger.exception("ASA decision failed; declining")
             if connection.in_atomic_block is False:
                 connection.close_if_unusable_or_obsolete()
-            return Answer(token_of(body), settings.ASA_FAILURE_RESULT, "decision failed")
+            lost = connection.connection is None
+            return Answer(token_of(body), settings.ASA_FAILURE_RESULT, "decision failed"), lost
 
 
 @contextmanager

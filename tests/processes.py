@@ -123,6 +123,12 @@ class PrivatePostgres(_Cluster):
         return {"DATABASE_URL": self.url, "DATABASE_MIGRATE_URL": self.migrate_url}
 
     def wal_position(self) -> str:
+        """The end of the WAL written so far, everything committed before the call included.
+
+        The suite's clusters commit asynchronously, so a commit can wait in the WAL buffers
+        for a moment; one synchronous commit flushes it along with everything before it.
+        """
+        self.psql("SET synchronous_commit = on; SELECT txid_current()")
         return self.psql("SELECT pg_current_wal_lsn()")
 
 
@@ -310,8 +316,10 @@ class Gunicorn:
         ]  # fmt: skip
         if nice:
             command = ["nice", "-n", str(nice), *command]
+        # Its log goes to a file: a pipe nobody reads would block the workers once full.
+        self.log = tempfile.NamedTemporaryFile(prefix="gunicorn.", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log
         )
         deadline = time.monotonic() + 60
         while True:
@@ -325,14 +333,17 @@ class Gunicorn:
             except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                err = self.process.stderr.read().decode()[-3000:] if self.process.stderr else ""
+                tail = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"gunicorn {app} did not start:\n{err}")
+                raise RuntimeError(f"gunicorn {app} did not start:\n{tail}")
             time.sleep(0.2)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, size: int = 3000) -> str:
+        return Path(self.log.name).read_bytes()[-size:].decode(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -342,6 +353,7 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.close()
 
 
 SEED_SCRIPT = """

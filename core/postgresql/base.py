@@ -37,6 +37,7 @@ from django.db import connections
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base as postgresql
 from psycopg import pq, sql
+from psycopg_pool.base import AttemptWithBackoff
 
 from core import replicas
 from core.db import use_primary
@@ -186,8 +187,26 @@ def _pipeline(conn, value: Scope | None, statements) -> list[list[tuple] | int]:
             c.close()
 
 
+class _Reconnection(AttemptWithBackoff):
+    """psycopg's reconnection attempts, but starting after 0.1 s and never more than 1 s apart.
+
+    psycopg waits 1 s after a failed attempt, then 2, 4, 8 s and so on. A PostgreSQL restart or
+    a failover takes a fraction of a second, and an attempt made during it (the pool replaces a
+    broken connection at once) would leave the pool without connections for the next second,
+    or longer, after the database is back: every authorization in that time declined.
+    """
+
+    INITIAL_DELAY = 0.1
+    LONGEST_DELAY = 1.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.LONGEST_DELAY)
+
+
 class ConnectionPool(psycopg_pool.ConnectionPool):
-    """psycopg's pool, except that a connection found broken at checkout has every idle one checked.
+    """psycopg's pool, except that a connection found broken at checkout has every idle one
+    checked, and that a failed connection is tried again within 0.1 to 1 s (`_Reconnection`).
 
     A PostgreSQL restart breaks all the idle connections at once. psycopg's checkout tries the
     next idle connection right after a broken one, but after the second it sleeps before the
@@ -202,6 +221,26 @@ class ConnectionPool(psycopg_pool.ConnectionPool):
         if check is not None:
             check = functools.partial(self._check_all_if_broken, check)
         super().__init__(*args, check=check, **kwargs)
+
+    # A checkout that finds two broken connections in a row sleeps psycopg's back-off (1 s, cut
+    # to what is left of its timeout) before looking again. Asked in slices of this length, it
+    # looks again within this long of the database being back.
+    CHECKOUT_SLICE_SECONDS = 0.2
+
+    def getconn(self, timeout: float | None = None):
+        until = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            left = until - time.monotonic()
+            try:
+                return super().getconn(timeout=min(left, self.CHECKOUT_SLICE_SECONDS))
+            except psycopg_pool.PoolTimeout:
+                if left <= self.CHECKOUT_SLICE_SECONDS:
+                    raise
+
+    def _add_connection(self, attempt, growing=False) -> None:
+        # Given none, psycopg_pool (3.3) would start its own AttemptWithBackoff.
+        attempt = attempt or _Reconnection(timeout=self.reconnect_timeout)
+        super()._add_connection(attempt, growing=growing)
 
     def _check_all_if_broken(self, check, conn) -> None:
         try:

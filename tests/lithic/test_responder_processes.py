@@ -6,7 +6,8 @@ and hang. The clients time every answer; the database says what was recorded.
 
 - With PostgreSQL stopped, with the pool on: every request is declined within the deadline,
   nothing is recorded then or later, and once PostgreSQL is back the responder approves again;
-  a restart between two requests costs no request at all.
+  a restart between two requests costs no request at all, and a connection lost in the middle
+  of a decision costs a second attempt on a new one, not a decline.
 - A request that waited past its deadline before a worker took it (the backlog) is declined
   at once and never approved late, even when the database is free by then.
 - While the web processes are flooded with admin logins (Argon2) and API requests, and while
@@ -164,6 +165,39 @@ def test_a_request_that_waited_past_its_deadline_for_a_worker_is_never_approved_
     stored = recorded(postgres)
     assert not stored & {token for token, _, _ in answers}
     assert fresh_token in stored
+
+
+def test_a_connection_lost_mid_decision_is_decided_again_on_a_new_one(private):
+    postgres, _redis, seed = private
+    card = _Card(seed["card_token"])
+    server = responder(postgres, deadline_ms=2000, workers=1)
+    try:
+        authorize(server, card)  # the worker's connection is warm
+        with psycopg.connect(postgres.url, autocommit=False) as blocker:
+            blocker.execute("SELECT set_config('app.all_accounts', 'on', true)")
+            blocker.execute(
+                "SELECT id FROM accounts WHERE id = %s FOR UPDATE", [seed["account_id"]]
+            )
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(authorize, server, card)
+                # The responder's backend, waiting for the account, ends as in a restart or a
+                # failover: its decision is lost with it, uncommitted.
+                waiting = ""
+                until = time.monotonic() + 10
+                while not waiting:
+                    assert time.monotonic() < until, "the request never waited for the account"
+                    waiting = postgres.psql(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = 'app' AND wait_event_type = 'Lock'"
+                    )
+                postgres.psql(f"SELECT pg_terminate_backend({waiting})")
+                blocker.rollback()
+                token, result, elapsed = pending.result()
+        assert result == "APPROVED"
+        assert elapsed < 2000 + MARGIN_MS
+    finally:
+        server.stop()
+    assert token in recorded(postgres)
 
 
 def for_seconds(seconds: float, call) -> list:
