@@ -194,7 +194,7 @@ LIFECYCLE = [  # (type, cents, created)
     ("CLEARING", 6000, "2026-11-15T09:00:00Z"),
     ("RETURN", 2000, "2026-11-18T09:00:00Z"),
 ]
-PERMUTATIONS = 1000
+PERMUTATIONS = 300
 
 
 def deliveries(card, token: str, events: list[dict]) -> list[dict]:
