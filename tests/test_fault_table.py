@@ -42,8 +42,6 @@ from tests.processes import (
 )
 from tests.transactions.conftest import ASA_SECRET, asa_body, signed_headers
 
-pytestmark = pytest.mark.xdist_group("fault_table")
-
 HTTPS = {"X-Forwarded-Proto": "https"}
 PHASE_SECONDS = 2.0
 

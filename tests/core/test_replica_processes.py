@@ -26,8 +26,6 @@ from tests.processes import (
     run_script,
 )
 
-pytestmark = pytest.mark.xdist_group("replica_processes")
-
 HTTPS = {"X-Forwarded-Proto": "https"}
 CHECK_SECONDS = 0.2
 OPERATOR = ("ops@process.test", "a-long-operator-passphrase-1")

@@ -18,7 +18,7 @@ from django.db import connections
 from core.replicas import ReplicaMonitor
 from tests.processes import PrivatePostgres, PrivateReplica
 
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("replicas")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")

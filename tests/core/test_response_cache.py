@@ -22,8 +22,6 @@ from core.cache import breaker
 from spending.services import mcc_catalogue_load
 from tests.processes import PrivateRedis, project_env, run_script
 
-pytestmark = pytest.mark.xdist_group("private_redis")
-
 CARDS = "/api/v1/cards/"
 
 
