@@ -36,14 +36,15 @@ from pathlib import Path
 import psycopg
 
 from bench import bench_api, bench_asa, bench_load
-from bench.dbroles import harness_dsn
+from bench.dbroles import account_context, harness_dsn
 
 SEED = 42
 # The target's rate, and half of it: a machine that cannot answer 200/s measures its queue
 # there, at both sizes alike, and the lower rate still shows what the table size costs.
 RATES = tuple(int(r) for r in os.environ.get("BENCH_SCALE_ASA_RATES", "100,200").split(","))
-ITERATIONS = int(os.environ.get("BENCH_SCALE_ITERATIONS", "30"))
+ITERATIONS = int(os.environ.get("BENCH_SCALE_ITERATIONS", "60"))
 WITH_COPY = os.environ.get("BENCH_SCALE_COPY", "1") != "0"
+PLANS: dict[str, list[str]] = {}
 TABLES = (
     "transactions, transaction_keys, transaction_events, spend_counters, ledger_entries, "
     "account_funds, unmatched_authorizations, transaction_enhanced_data, disputes, "
@@ -156,6 +157,15 @@ def measure_pages(size_label: str) -> dict[str, float]:
     figures["API deep page"] = _timed(
         api, path, {**first, "cursor": bench_api._cursor(str(anchor))}
     )
+    # The first page's query as the API ran it, explained as the runtime role in the account's
+    # context: where the time goes at each size.
+    query = bench_api._page_sql(api, path, first)
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        samples = bench_api._time_sql(conn, query, account_context(card.account_id))
+        figures["API first page, its SQL alone"] = _p50(samples)
+        conn.execute(account_context(card.account_id))
+        plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query).fetchall()
+    PLANS[size_label] = [row[0] for row in plan]
 
     admin = Client()
     admin.force_login(operator)
@@ -291,4 +301,6 @@ def run() -> dict:
         large = stages[big][name]
         lines.append(f"| {name} | {small:.1f} | {large:.1f} | {large / small:.2f} |")
     lines += ["", "check_ledger passed after the run."]
+    for size, plan in PLANS.items():
+        lines += ["", f"The API's first page at {size} rows:", "", "```", *plan, "```"]
     return {"results": [], "notes": lines}
