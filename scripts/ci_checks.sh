@@ -26,9 +26,7 @@ run_pytest() {
     if [[ $workers == 0 ]]; then
         "$BIN/pytest" "$@"
     else
-        # One module, one worker: a module's processes and clusters (module-scoped fixtures)
-        # are started once.
-        "$BIN/pytest" -n "$workers" -p xdist --dist loadscope "$@"
+        "$BIN/pytest" -n "$workers" -p xdist --dist load "$@"
     fi
 }
 
