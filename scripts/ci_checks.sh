@@ -26,7 +26,9 @@ run_pytest() {
     if [[ $workers == 0 ]]; then
         "$BIN/pytest" "$@"
     else
-        "$BIN/pytest" -n "$workers" -p xdist --dist load "$@"
+        # One module, one worker: a module's processes and clusters (module-scoped fixtures)
+        # are started once.
+        "$BIN/pytest" -n "$workers" -p xdist --dist loadscope "$@"
     fi
 }
 
