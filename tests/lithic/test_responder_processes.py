@@ -20,7 +20,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -133,29 +135,36 @@ def test_with_postgresql_stopped_every_request_is_declined_in_time_and_nothing_i
     assert {token for token, _, _ in approved + after + restarted} <= stored
 
 
+@contextmanager
+def account_held(postgres, account_id: int) -> Iterator[psycopg.Connection]:
+    """A transaction that holds the account's row lock until it is rolled back."""
+    with psycopg.connect(postgres.url, autocommit=False) as blocker:
+        # Raw psycopg has no tenant context: the operator's session sets one itself.
+        blocker.execute("SELECT set_config('app.all_accounts', 'on', true)")
+        blocker.execute("SELECT id FROM accounts WHERE id = %s FOR UPDATE", [account_id])
+        assert blocker.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
+        yield blocker
+
+
 def test_a_request_that_waited_past_its_deadline_for_a_worker_is_never_approved_late(private):
     postgres, _redis, seed = private
     card = _Card(seed["card_token"])
     server = responder(postgres, deadline_ms=500, workers=1)
     try:
         authorize(server, card)  # the worker's connection is warm
-        with psycopg.connect(postgres.url, autocommit=False) as blocker:
-            # An operator's long transaction holds the account: the one worker's request
-            # waits for it until its deadline, while the others queue behind it.
-            # Raw psycopg has no tenant context: the operator's session sets one itself.
-            blocker.execute("SELECT set_config('app.all_accounts', 'on', true)")
-            blocker.execute(
-                "SELECT id FROM accounts WHERE id = %s FOR UPDATE", [seed["account_id"]]
-            )
-            assert blocker.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
-            with ThreadPoolExecutor(max_workers=6) as pool:
-                first = pool.submit(authorize, server, card)
-                time.sleep(0.05)
-                queued = [pool.submit(authorize, server, card) for _ in range(5)]
-                # By the time the account is free, every queued request is past its deadline.
-                time.sleep(1.2)
-                blocker.rollback()
-                answers = [first.result(), *(f.result() for f in queued)]
+        # An operator's long transaction holds the account: the one worker's request waits
+        # for it until its deadline, while the others queue behind it.
+        with (
+            account_held(postgres, seed["account_id"]) as blocker,
+            ThreadPoolExecutor(max_workers=6) as pool,
+        ):
+            first = pool.submit(authorize, server, card)
+            time.sleep(0.05)
+            queued = [pool.submit(authorize, server, card) for _ in range(5)]
+            # By the time the account is free, every queued request is past its deadline.
+            time.sleep(1.2)
+            blocker.rollback()
+            answers = [first.result(), *(f.result() for f in queued)]
         assert {result for _, result, _ in answers} == {"SUSPECTED_FRAUD"}
         # Afterwards, a fresh request is approved: nothing was wrong but the wait.
         fresh_token, fresh, _ = authorize(server, card)
@@ -173,26 +182,24 @@ def test_a_connection_lost_mid_decision_is_decided_again_on_a_new_one(private):
     server = responder(postgres, deadline_ms=2000, workers=1)
     try:
         authorize(server, card)  # the worker's connection is warm
-        with psycopg.connect(postgres.url, autocommit=False) as blocker:
-            blocker.execute("SELECT set_config('app.all_accounts', 'on', true)")
-            blocker.execute(
-                "SELECT id FROM accounts WHERE id = %s FOR UPDATE", [seed["account_id"]]
-            )
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(authorize, server, card)
-                # The responder's backend, waiting for the account, ends as in a restart or a
-                # failover: its decision is lost with it, uncommitted.
-                waiting = ""
-                until = time.monotonic() + 10
-                while not waiting:
-                    assert time.monotonic() < until, "the request never waited for the account"
-                    waiting = postgres.psql(
-                        "SELECT pid FROM pg_stat_activity "
-                        "WHERE datname = 'app' AND wait_event_type = 'Lock'"
-                    )
-                postgres.psql(f"SELECT pg_terminate_backend({waiting})")
-                blocker.rollback()
-                token, result, elapsed = pending.result()
+        with (
+            account_held(postgres, seed["account_id"]) as blocker,
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
+            pending = pool.submit(authorize, server, card)
+            # The responder's backend, waiting for the account, ends as in a restart or a
+            # failover: its decision is lost with it, uncommitted.
+            waiting = ""
+            until = time.monotonic() + 10
+            while not waiting:
+                assert time.monotonic() < until, "the request never waited for the account"
+                waiting = postgres.psql(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = 'app' AND wait_event_type = 'Lock'"
+                )
+            postgres.psql(f"SELECT pg_terminate_backend({waiting})")
+            blocker.rollback()
+            token, result, elapsed = pending.result()
         assert result == "APPROVED"
         assert elapsed < 2000 + MARGIN_MS
     finally:
