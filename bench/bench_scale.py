@@ -4,36 +4,48 @@
    table (the baseline: the server's own load speed, the key trigger included), then, emptied
    again, `seed_demo --transactions-only` of BENCH_SCALE_BASE rows and of the rest up to
    BENCH_SCALE_ROWS (timed as whole processes; peak RSS of each).
-2. At BENCH_SCALE_BASE rows and again at BENCH_SCALE_ROWS, the same measurements:
+2. Two databases side by side: the benchmarked one holds BENCH_SCALE_BASE rows; a copy of it
+   (CREATE DATABASE ... TEMPLATE) receives the rest. Both are vacuumed and analyzed, and every
+   dirty page is written out (CHECKPOINT, sync).
+3. BENCH_SCALE_ROUNDS rounds (default 3) measure both databases, in alternating order (small
+   then big, big then small, ...), so that a machine growing slower or faster during the run
+   weighs on both sizes alike. Each round and size:
    - the responder (`config.asa_wsgi` under gunicorn) at 100 and 200 requests/s, p50 and p99
      (BENCH_SCALE_ASA_RATES);
    - the API's first page and a deep page of the busiest card's transactions;
    - the admin's transactions changelist: first page, filtered by status, by card, by a
-     month's date range, searched by token, and the last page.
-   Each figure at the big size is divided by its figure at the base size (target <= 1.2).
+     month's date range, searched by token, and the last page;
+   - two controls whose cost does not depend on the table (CPU work in the bench process, a
+     query on no table): a ratio far from 1 there means the machine changed, not the table.
+   Each figure is the median of its rounds; the median at the big size is divided by the
+   median at the base size (target <= 1.2), and the spread of the rounds' own ratios is shown.
 
-Before each size is measured, the tables are vacuumed and analyzed and every dirty page is
-written out (CHECKPOINT, sync). Two controls whose cost does not depend on the table (CPU work in
-the bench process, a query on no table) are measured at each size beside the rest: a ratio far
-from 1 there means the machine changed between the sizes, not the table.
+Each database is served with its own cache key prefix, so no cached page of one is read for
+the other. Pages are measured in a fresh process per database (its DATABASE_URL).
 
 Knobs: BENCH_SCALE_ROWS (default 10,000,000), BENCH_SCALE_BASE (default 1,000,000),
-BENCH_ASA_SECONDS (per responder measurement), BENCH_SCALE_ITERATIONS (requests per page),
-BENCH_SCALE_COPY=0 (no COPY baseline: a run for the ratios alone, about 11 minutes shorter).
+BENCH_SCALE_ROUNDS, BENCH_ASA_SECONDS (per responder measurement), BENCH_SCALE_ITERATIONS
+(requests per page), BENCH_SCALE_COPY=0 (no COPY baseline: about 11 minutes shorter).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 from bench import bench_api, bench_asa, bench_load
 from bench.dbroles import account_context, harness_dsn
@@ -44,7 +56,9 @@ SEED = 42
 RATES = tuple(int(r) for r in os.environ.get("BENCH_SCALE_ASA_RATES", "100,200").split(","))
 ITERATIONS = int(os.environ.get("BENCH_SCALE_ITERATIONS", "60"))
 WITH_COPY = os.environ.get("BENCH_SCALE_COPY", "1") != "0"
-PLANS: dict[str, list[str]] = {}
+ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "3"))
+ROOT = Path(__file__).resolve().parent.parent
+BIG_DATABASE_SUFFIX = "_scale_big"
 TABLES = (
     "transactions, transaction_keys, transaction_events, spend_counters, ledger_entries, "
     "account_funds, unmatched_authorizations, transaction_enhanced_data, disputes, "
@@ -127,8 +141,8 @@ def _timed(client, path: str, params: dict, *, expect_rows: bool = True) -> floa
     return _p50(samples)
 
 
-def measure_pages(size_label: str) -> dict[str, float]:
-    """API and admin pages: p50 ms of each, by name."""
+def measure_pages(size_label: str) -> tuple[dict[str, float], list[str]]:
+    """API and admin pages: p50 ms of each, by name, and the plan of the API's first page."""
     from django.test import Client
 
     from accounts.api.throttling import ApiKeyRateThrottle
@@ -165,7 +179,6 @@ def measure_pages(size_label: str) -> dict[str, float]:
         figures["API first page, its SQL alone"] = _p50(samples)
         conn.execute(account_context(card.account_id))
         plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query).fetchall()
-    PLANS[size_label] = [row[0] for row in plan]
 
     admin = Client()
     admin.force_login(operator)
@@ -194,7 +207,7 @@ def measure_pages(size_label: str) -> dict[str, float]:
     for name, params in cases.items():
         figures[name] = _timed(admin, changelist, params)
     log(f"{size_label}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in figures.items()))
-    return figures
+    return figures, [row[0] for row in plan]
 
 
 def measure_responder(targets: list[dict]) -> dict[str, float]:
@@ -211,21 +224,119 @@ def measure_responder(targets: list[dict]) -> dict[str, float]:
     return figures
 
 
+def _pages_main(size_label: str) -> None:
+    """`python -m bench.bench_scale pages LABEL`: measure_pages in this process, on the
+    database of its DATABASE_URL, the result as JSON on stdout."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from core.tenancy import system_scope
+
+    # The harness finds the busiest card through the ORM under row-level security, as
+    # bench/run.py does; the requests it measures set their own context.
+    with system_scope("bench:bench_scale"):
+        figures, plan = measure_pages(size_label)
+    print(json.dumps({"figures": figures, "plan": plan}))
+
+
+def pages_in_subprocess(size_label: str) -> tuple[dict[str, float], list[str]]:
+    """measure_pages in a fresh process on the current DATABASE_URL (see `database`)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_scale", "pages", size_label],
+        cwd=ROOT, check=True, stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["figures"], result["plan"]
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextmanager
+def database(name: str) -> Iterator[None]:
+    """Every process started in the block (seed_demo, gunicorn, the pages, check_ledger) works
+    on database `name` of the same cluster, with a cache key prefix of its own."""
+    keys = ("DATABASE_URL", "DATABASE_MIGRATE_URL", "CACHE_KEY_PREFIX")
+    saved = {key: os.environ.get(key) for key in keys}
+    for key in keys[:2]:
+        if saved[key]:
+            os.environ[key] = _with_database(saved[key], name)
+    os.environ["CACHE_KEY_PREFIX"] = f"bench_scale_{name}"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def harness(name: str) -> psycopg.Connection:
+    """The superuser's connection to database `name`."""
+    return psycopg.connect(_with_database(harness_dsn(), name))
+
+
+def copy_database(source: str, target: str) -> None:
+    """`target` as a file copy of `source`, which nobody may be connected to meanwhile."""
+    with psycopg.connect(_with_database(harness_dsn(), "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target)))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (source,),
+        )
+        owner = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (source,)
+        ).fetchone()[0]
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {} STRATEGY FILE_COPY").format(
+                sql.Identifier(target), sql.Identifier(source), sql.Identifier(owner)
+            )
+        )
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(_with_database(harness_dsn(), "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def measure_size(name: str, label: str, targets: list[dict]) -> tuple[dict[str, float], list[str]]:
+    """One round's figures for database `name`: controls, the responder, the pages."""
+    with harness(name) as conn:
+        figures = controls(conn)
+    with database(name):
+        figures.update(measure_responder(targets))
+        pages, plan = pages_in_subprocess(label)
+    figures.update(pages)
+    return figures, plan
+
+
 def run() -> dict:
     import django
 
     django.setup()
+    from django.db import connections
+
     from accounts.models import Account
 
     big, base = _rows("BENCH_SCALE_ROWS", 10_000_000), _rows("BENCH_SCALE_BASE", 1_000_000)
     if not 0 < base < big:
         raise SystemExit("bench_scale needs 0 < BENCH_SCALE_BASE < BENCH_SCALE_ROWS")
-    log(f"{base:,} and {big:,} rows")
+    if ROUNDS < 1:
+        raise SystemExit("bench_scale needs BENCH_SCALE_ROUNDS >= 1")
+    small_db = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
+    big_db = small_db + BIG_DATABASE_SUFFIX
+    log(f"{base:,} rows in {small_db}, {big:,} in {big_db}, {ROUNDS} rounds")
     if not Account.all_objects.exists():
         bench_load.seed_demo("--accounts", "3", "--transactions", "0", "--seed", str(SEED))
     targets = bench_asa.prepare_targets()
-    loads, stages = [], {}
-    with psycopg.connect(harness_dsn()) as conn:
+    connections.close_all()
+    loads = []
+    with harness(small_db) as conn:
         bench_asa.install_targets(conn, targets)
         empty(conn)
         copy_seconds = None
@@ -250,32 +361,44 @@ def run() -> dict:
         )
         loads.append(("seed_demo --transactions-only, first part", base, seconds, rss))
         analyze(conn)
-        stages[base] = {
-            **controls(conn),
-            **measure_responder(targets),
-            **measure_pages(f"{base:,}"),
-        }
-        seed_base = seconds
+    seed_base = seconds
 
-        seconds, rss = bench_load.seed_demo(
-            "--transactions-only", "--transactions", str(big - base), "--seed", str(SEED + 1)
-        )
+    # The big database starts as a copy of the small one and receives the rest.
+    started = time.perf_counter()
+    copy_database(small_db, big_db)
+    log(f"copied {small_db} to {big_db} in {time.perf_counter() - started:.0f} s")
+    try:
+        with database(big_db):
+            seconds, rss = bench_load.seed_demo(
+                "--transactions-only", "--transactions", str(big - base), "--seed", str(SEED + 1)
+            )
         loads.append(("seed_demo --transactions-only, the rest", big - base, seconds, rss))
-        found = count(conn)
-        analyze(conn)
+        with harness(big_db) as conn:
+            found = count(conn)
+            analyze(conn)
         seed_total = seed_base + seconds
-        stages[big] = {
-            **controls(conn),
-            **measure_responder(targets),
-            **measure_pages(f"{found:,}"),
-        }
+
+        sizes = {small_db: f"{base:,}", big_db: f"{found:,}"}
+        rounds: dict[str, list[dict[str, float]]] = {small_db: [], big_db: []}
+        plans: dict[str, list[str]] = {}
+        for number in range(ROUNDS):
+            order = (small_db, big_db) if number % 2 == 0 else (big_db, small_db)
+            for name in order:
+                log(f"round {number + 1} of {ROUNDS}: {sizes[name]} rows")
+                figures, plans[name] = measure_size(name, sizes[name], targets)
+                rounds[name].append(figures)
+        for name in (small_db, big_db):
+            with database(name):
+                bench_asa.manage("check_ledger")
+    finally:
+        drop_database(big_db)
+    with harness(small_db) as conn:
         conn.execute("DROP TABLE bench_asa_targets")
         conn.commit()
 
-    bench_asa.manage("check_ledger")
     seed_rate = big / seed_total
     lines = [
-        f"### bench_scale: {base:,} and {big:,} transactions in one run",
+        f"### bench_scale: {base:,} and {big:,} transactions in one run, {ROUNDS} rounds",
         "",
         "| load | rows | seconds | rows/s | peak RSS MiB |",
         "|---|---:|---:|---:|---:|",
@@ -294,13 +417,26 @@ def run() -> dict:
             "no COPY baseline in this run)."
         ),
         "",
-        f"| p50 ms (ASA: as named) | at {base:,} | at {found:,} | ratio (target <= 1.2) |",
-        "|---|---:|---:|---:|",
+        f"Medians of {ROUNDS} rounds, the sizes measured in alternating order.",
+        "",
+        f"| p50 ms (ASA: as named) | at {base:,} | at {found:,} | ratio (target <= 1.2) "
+        "| rounds' ratios |",
+        "|---|---:|---:|---:|---|",
     ]
-    for name, small in stages[base].items():
-        large = stages[big][name]
-        lines.append(f"| {name} | {small:.1f} | {large:.1f} | {large / small:.2f} |")
-    lines += ["", "check_ledger passed after the run."]
-    for size, plan in PLANS.items():
-        lines += ["", f"The API's first page at {size} rows:", "", "```", *plan, "```"]
+    for name in rounds[small_db][0]:
+        smalls = [r[name] for r in rounds[small_db]]
+        larges = [r[name] for r in rounds[big_db]]
+        small, large = statistics.median(smalls), statistics.median(larges)
+        each = ", ".join(f"{b / a:.2f}" for a, b in zip(smalls, larges, strict=True))
+        lines.append(f"| {name} | {small:.1f} | {large:.1f} | {large / small:.2f} | {each} |")
+    lines += ["", "check_ledger passed on both databases after the run."]
+    for name, plan in plans.items():
+        lines += ["", f"The API's first page at {sizes[name]} rows (last round):", "", "```",
+                  *plan, "```"]  # fmt: skip
     return {"results": [], "notes": lines}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["pages"] or len(sys.argv) != 3:
+        raise SystemExit("usage: python -m bench.bench_scale pages SIZE_LABEL")
+    _pages_main(sys.argv[2])
