@@ -50,7 +50,7 @@ serve-demo:
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
-	WITH_PGBOUNCER=1 scripts/with_services.sh scripts/ci_checks.sh
+	WITH_PGBOUNCER=1 WITH_BROWSER=1 scripts/with_services.sh scripts/ci_checks.sh
 
 # A quarter of the machine's memory, as PostgreSQL's documentation suggests for a server.
 BENCH_SHARED_BUFFERS ?= $(shell awk '/^MemTotal:/ {printf "%dMB", $$2 / 4096}' /proc/meminfo)

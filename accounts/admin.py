@@ -6,18 +6,27 @@ lists: lists show the last four characters, or the city and country of an addres
 
 from __future__ import annotations
 
+import csv
 import json
 from decimal import Decimal
 
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericStackedInline
 from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import StreamingHttpResponse
+from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -28,8 +37,11 @@ from accounts.models import (
     ApiKey,
     IdempotencyRecord,
     SecurityEvent,
+    SecurityEventKind,
+    SecurityEventOutcome,
     User,
 )
+from accounts.security import security_event_record
 from accounts.services import api_key_create, api_key_revoke
 from accounts.settings_registry import REGISTRY
 from core.admin import (
@@ -369,10 +381,97 @@ class UserAdmin(BusinessModelAdmin, DjangoUserAdmin):
     def phone_masked(self, obj) -> str:
         return _last_four(obj.phone_last_four)
 
+    actions = (*BusinessModelAdmin.actions, "lift_login_lockout", "remove_second_factor")
+
+    def has_unlock_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.unlock_login")
+
+    def has_reset_mfa_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.reset_mfa")
+
+    @admin.action(permissions=["unlock"], description="Lift the login lockout of the selected")
+    def lift_login_lockout(self, request, queryset):
+        lifted = sum(lift_lockout(request, username=user.email.lower()) for user in queryset)
+        self.message_user(request, f"Lifted {lifted} lockout record(s).", messages.SUCCESS)
+
+    @admin.action(
+        permissions=["reset_mfa"],
+        description="Remove the second factor of the selected (they enrol again at login)",
+    )
+    def remove_second_factor(self, request, queryset):
+        for user in queryset:
+            removed = remove_second_factor(user)
+            security_event_record(
+                kind=SecurityEventKind.MFA_RESET,
+                request=request,
+                outcome=SecurityEventOutcome.SUCCESS,
+                target=f"accounts.user:{user.pk}",
+                detail=f"{removed} device(s) removed",
+            )
+        self.message_user(
+            request, f"Removed the second factor of {queryset.count()} user(s).", messages.SUCCESS
+        )
+
+
+def lift_lockout(request, *, username: str = "", ip: str = "") -> int:
+    """Forget the failed logins of a username or an address (django-axes), and log it."""
+    lifted = axes_reset(username=username or None, ip=ip or None)
+    security_event_record(
+        kind=SecurityEventKind.UNLOCK,
+        request=request,
+        outcome=SecurityEventOutcome.SUCCESS,
+        target=username or ip,
+        detail=f"{lifted} failed-login record(s) forgotten",
+    )
+    return lifted
+
+
+def remove_second_factor(user: User) -> int:
+    removed = 0
+    for model in (TOTPDevice, StaticDevice):
+        count, _ = model.objects.filter(user=user).delete()
+        removed += count
+    return removed
+
+
+@admin.register(AccessAttempt)
+class LoginLockoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Failed console logins as django-axes counts them: who is locked out, and lifting it."""
+
+    list_display = ("username", "ip_address", "failures_since_start", "attempt_time", "locked")
+    search_fields = ("=username", "=ip_address")
+    search_help_text = "Exact email or address."
+    ordering = ("-attempt_time",)
+    fields = ("username", "ip_address", "user_agent", "path_info", "failures_since_start",
+              "attempt_time")  # fmt: skip
+    actions = ("lift_selected",)
+
+    @admin.display(boolean=True, description="locked out")
+    def locked(self, obj) -> bool:
+        recent = obj.attempt_time > timezone.now() - settings.AXES_COOLOFF_TIME
+        return recent and obj.failures_since_start >= settings.AXES_FAILURE_LIMIT
+
+    def has_unlock_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.unlock_login")
+
+    @admin.action(permissions=["unlock"], description="Lift the lockout of the selected")
+    def lift_selected(self, request, queryset):
+        lifted = 0
+        for attempt in list(queryset):
+            if attempt.username:
+                lifted += lift_lockout(request, username=attempt.username)
+            if attempt.ip_address:
+                lifted += lift_lockout(request, ip=attempt.ip_address)
+        self.message_user(request, f"Lifted {lifted} lockout record(s).", messages.SUCCESS)
+
 
 # --- API keys --------------------------------------------------------------------------------
 
 admin.site.unregister(LibraryAPIKey)
+# django-otp's own pages would show a device's secret key (its QR code): devices are managed by
+# their user at login, and removed by an operator with `reset_mfa` (UserAdmin).
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 class ApiKeyAddForm(forms.ModelForm):
@@ -479,18 +578,87 @@ class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(FinancialRecordAdmin):
-    """The security event log (append-only): read, filtered by kind and date."""
+    """The security log (append-only, hash-chained): read, filtered, exported as CSV.
 
-    list_display = ("occurred_at", "kind", "outcome", "ip", "path", "webhook_id", "actor", "user")
+    An export is itself a security event (kind `export`), naming the filters it was made with
+    and how many rows it held.
+    """
+
+    list_display = (
+        "seq",
+        "occurred_at",
+        "kind",
+        "outcome",
+        "user",
+        "actor",
+        "target",
+        "ip",
+        "count",
+    )
     list_select_related = ("user",)
     list_filter = ("kind", "outcome", ("occurred_at", admin.DateFieldListFilter))
-    search_fields = ("=webhook_id",)
-    search_help_text = "Exact webhook id."
-    sortable_by = ("occurred_at",)
+    search_fields = ("=target", "=actor", "=webhook_id", "=ip", "=user__email")
+    search_help_text = "Exact target (app.model:pk), actor, webhook id, IP address or user email."
+    sortable_by = ("seq", "occurred_at")
+    date_hierarchy = None
+    change_list_template = "admin/accounts/securityevent/change_list.html"
     fields = (
-        ("kind", "outcome", "occurred_at"),
+        ("seq", "kind", "outcome"),
+        ("occurred_at", "window_end", "count"),
         ("user", "actor"),
+        "target",
         ("ip", "user_agent"),
         ("path", "webhook_id"),
         "detail",
+        ("prev_hash", "row_hash"),
     )
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """The changelist's rows, as filtered, in CSV (newest first)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        rows = changelist.get_queryset(request).order_by("-seq")
+        total = rows.count()
+        security_event_record(
+            kind=SecurityEventKind.EXPORT,
+            request=request,
+            outcome=SecurityEventOutcome.SUCCESS,
+            target="accounts.securityevent",
+            detail=f"{total} row(s); filters: {request.GET.urlencode() or 'none'}",
+        )
+        columns = [
+            "seq", "occurred_at", "kind", "outcome", "user_id", "actor", "target", "ip",
+            "user_agent", "path", "webhook_id", "count", "window_end", "detail", "row_hash",
+        ]  # fmt: skip
+        writer = csv.writer(_Echo())
+
+        def lines():
+            yield writer.writerow(columns)
+            for row in rows.values_list(*columns).iterator(chunk_size=2000):
+                yield writer.writerow(
+                    [value.isoformat() if hasattr(value, "isoformat") else value for value in row]
+                )
+
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="security-log-{stamp}.csv"'
+        return response
+
+
+class _Echo:
+    """A file-like object whose write returns what it was given (csv.writer into a stream)."""
+
+    def write(self, value: str) -> str:
+        return value

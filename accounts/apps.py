@@ -1,7 +1,16 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class ConsoleAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, with the console's own site: second factor, lockout, budget."""
+
+    default = False
+    default_site = "accounts.console.ConsoleAdminSite"
 
 
 class AccountsConfig(AppConfig):
+    default = True
     name = "accounts"
     verbose_name = "Accounts and users"
 
@@ -16,3 +25,7 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(
             update_last_login_in_auth_scope, dispatch_uid="update_last_login_in_auth_scope"
         )
+
+        from accounts import signals
+
+        signals.connect()

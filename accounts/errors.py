@@ -6,7 +6,8 @@ from core.errors import DomainError
 
 
 class OwnerRoleRequired(DomainError):
-    """Only an owner may make someone an owner, or demote, deactivate or delete an owner."""
+    """Only an owner may make someone an owner, or demote, deactivate or delete an owner, or
+    change an owner's email."""
 
     code = "owner_role_required"
     http_status = 403

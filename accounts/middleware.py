@@ -1,4 +1,6 @@
-"""Operators' reads in the console are recorded as such: who looked at which page, when, from
+"""The console's sessions: operators' reads recorded, and sessions that end on time.
+
+Operators' reads in the console are recorded as such: who looked at which page, when, from
 where.
 
 An operator's context sees every account (core.tenancy), so each page of the console that shows
@@ -7,6 +9,11 @@ tenant rows (a list, a record, its history) leaves one row in the security log, 
 """
 
 from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, logout
 
 from accounts.models import SecurityEventKind, SecurityEventOutcome
 from accounts.security import security_event_record
@@ -59,3 +66,49 @@ class OperatorReadLog:
                 detail=" ".join(part for part in (match.url_name, target, query) if part),
             )
         return response
+
+
+# Session keys of the console's timeouts.
+LOGIN_AT = "_login_at"
+LAST_SEEN = "_last_seen"
+ENDED_BECAUSE = "_session_ended_because"
+# The last request's time is written at most this often: one session write a minute, not one
+# a request (the idle timeout is exact to within it).
+LAST_SEEN_RESOLUTION = 60
+
+
+class SessionTimeouts:
+    """A console session ends after SESSION_IDLE_SECONDS without a request and
+    SESSION_ABSOLUTE_SECONDS after its login, whatever happens in between (PCI DSS 8.2.8).
+
+    The user is logged out (the security log says why: `session_expired`) and the request goes
+    on as an anonymous one, which the console sends to its login page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session:
+            self._check(request, session)
+        return self.get_response(request)
+
+    @staticmethod
+    def _check(request, session) -> None:
+        now = time.time()
+        login_at = session.setdefault(LOGIN_AT, now)
+        last_seen = session.get(LAST_SEEN, login_at)
+        reason = None
+        if now - login_at > settings.SESSION_ABSOLUTE_SECONDS:
+            reason = f"{settings.SESSION_ABSOLUTE_SECONDS // 3600} hours after its login"
+        elif now - last_seen > settings.SESSION_IDLE_SECONDS:
+            reason = f"{settings.SESSION_IDLE_SECONDS // 60} minutes without activity"
+        if reason is None:
+            if now - last_seen >= LAST_SEEN_RESOLUTION or LAST_SEEN not in session:
+                session[LAST_SEEN] = now
+            return
+        request.logout_reason = f"session ended: {reason}"
+        logout(request)
+        # Said on the login page (accounts.console), in the session that logout started.
+        request.session[ENDED_BECAUSE] = f"Your session ended {reason}. Please log in again."

@@ -173,6 +173,11 @@ class User(BusinessModel, AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [models.Index(fields=["account", "role"], name="users_account_role_idx")]
+        permissions = [
+            ("reveal_pii", "Can reveal personal data in the console (with a reason, logged)"),
+            ("unlock_login", "Can lift a login lockout"),
+            ("reset_mfa", "Can remove a user's second factor (they enrol again)"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -371,9 +376,33 @@ class IdempotencyRecord(models.Model):
 
 
 class SecurityEventKind(models.TextChoices):
+    # Operators' sessions in the console.
+    LOGIN = "login", "Login"
+    LOGIN_FAILED = "login_failed", "Login failed"
+    LOGIN_THROTTLED = "login_throttled", "Login refused: too many attempts at once"
+    LOCKOUT = "lockout", "Locked out after repeated failures"
+    UNLOCK = "unlock", "Lockout lifted by an operator"
+    LOGOUT = "logout", "Logout"
+    SESSION_EXPIRED = "session_expired", "Session ended by a timeout"
+    MFA_ENROLLED = "mfa_enrolled", "Second factor enrolled"
+    MFA_VERIFIED = "mfa_verified", "Second factor verified"
+    MFA_FAILED = "mfa_failed", "Second factor refused"
+    MFA_RESET = "mfa_reset", "Second factor removed by an operator"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset requested"
+    PASSWORD_RESET = "password_reset", "Password reset with an emailed link"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    # What operators did with sensitive data and with people's access.
+    PII_REVEALED = "pii_revealed", "Personal data revealed"
+    EXPORT = "export", "Data exported"
+    ROLE_CHANGED = "role_changed", "Role or permissions changed"
+    API_KEY_CREATED = "api_key_created", "API key created"
+    API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+    OPERATOR_READ = "operator_read", "Operator read tenant data in the console"
+    # Refused requests from outside.
+    API_KEY_REFUSED = "api_key_refused", "API request refused: bad API key"
+    API_KEY_THROTTLED = "api_key_throttled", "API request refused: too many bad API keys"
     WEBHOOK_BAD_SIGNATURE = "webhook_bad_signature", "Webhook refused: bad signature"
     ASA_BAD_SIGNATURE = "asa_bad_signature", "ASA request refused: bad signature"
-    OPERATOR_READ = "operator_read", "Operator read tenant data in the console"
 
 
 class SecurityEventOutcome(models.TextChoices):
@@ -385,12 +414,21 @@ class SecurityEvent(FinancialRecord):
     """One security-relevant event: who, what, when, outcome, origin and target.
 
     Append-only: rows are never changed or deleted (in PostgreSQL a trigger refuses UPDATE and
-    DELETE). It never holds request bodies or secrets, only what identifies the attempt.
+    DELETE, and the runtime role may only INSERT). It never holds request bodies or secrets,
+    only what identifies the attempt.
+
+    Hash-chained (accounts.security): rows are numbered by `seq` without gaps, and each row's
+    `row_hash` covers the previous row's hash and the row's own canonical content, so
+    `manage.py verify_security_log` finds a row edited, removed or slipped in afterwards.
+
+    A row with `count` > 1 stands for that many identical refusals from one origin between
+    `occurred_at` and `window_end` (accounts.security.security_event_record_refusal).
     """
 
     # The runtime database role may only read and add rows (core.roles).
     db_append_only = True
 
+    seq = models.BigIntegerField(unique=True, help_text="Position in the hash chain, from 1")
     kind = models.CharField(max_length=40, choices=SecurityEventKind.choices)
     outcome = models.CharField(
         max_length=10, choices=SecurityEventOutcome.choices, default=SecurityEventOutcome.FAILURE
@@ -406,11 +444,25 @@ class SecurityEvent(FinancialRecord):
     webhook_id = models.CharField(
         max_length=255, blank=True, default="", help_text="webhook-id header, when one was sent"
     )
+    target = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="What the act was done to: `app.model:pk`, a field after a dot, or an email",
+    )
     detail = models.TextField(blank=True, default="")
+    count = models.PositiveIntegerField(
+        default=1, help_text="Identical refusals this row stands for"
+    )
+    window_end = models.DateTimeField(
+        null=True, blank=True, help_text="The last of `count` refusals, when more than one"
+    )
+    prev_hash = models.CharField(max_length=64)
+    row_hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
         db_table = "security_events"
-        ordering = ("-occurred_at", "-id")
+        ordering = ("-seq",)
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=SecurityEventKind.values), name="security_events_kind_valid"
@@ -419,11 +471,53 @@ class SecurityEvent(FinancialRecord):
                 condition=Q(outcome__in=SecurityEventOutcome.values),
                 name="security_events_outcome_valid",
             ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="security_events_seq_positive"),
         ]
         indexes = [
             models.Index(fields=["-occurred_at", "-id"], name="security_events_time_idx"),
             models.Index(fields=["kind", "-occurred_at"], name="security_events_kind_idx"),
+            models.Index(fields=["user", "-occurred_at"], name="security_events_user_idx"),
+            models.Index(fields=["target"], name="security_events_target_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+        return f"#{self.seq} {self.kind} {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SecurityRefusalWindow(models.Model):
+    """How many identical refusals (same kind, origin and target) one window saw
+    (accounts.security).
+
+    The first refusal of a window is written to the security log at once; the rest only
+    count here, and one row of the log stands for them when the window has ended. A flood
+    costs one row of this table per origin and window, and at most two rows of the log.
+    """
+
+    kind = models.CharField(max_length=40, choices=SecurityEventKind.choices)
+    origin = models.CharField(max_length=64, help_text="The client's IP address")
+    target = models.CharField(max_length=255, blank=True, default="")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    last_at = models.DateTimeField()
+    path = models.CharField(max_length=255, blank=True, default="")
+    detail = models.TextField(blank=True, default="")
+    closed = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "security_refusal_windows"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "origin", "target", "window_start"],
+                name="security_refusal_windows_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["window_start"],
+                condition=Q(closed=False),
+                name="security_refusal_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.origin} at {self.window_start:%Y-%m-%d %H:%M}"

@@ -9,7 +9,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.models import Account, AccountSetting, Address, Role, User
+from accounts.models import (
+    Account,
+    AccountSetting,
+    Address,
+    Role,
+    SecurityEventKind,
+    SecurityEventOutcome,
+    User,
+)
 from accounts.settings_registry import validate_setting
 
 
@@ -130,7 +138,20 @@ def api_key_create(*, user: User, name: str, expires_at=None) -> tuple:
     key = ApiKey.objects.assign_key(api_key)
     api_key.full_clean(exclude=["id", "prefix", "hashed_key"])
     api_key.save()
+    _api_key_event(SecurityEventKind.API_KEY_CREATED, api_key)
     return api_key, key
+
+
+def _api_key_event(kind: str, api_key) -> None:
+    from accounts.security import security_event_record
+
+    security_event_record(
+        kind=kind,
+        outcome=SecurityEventOutcome.SUCCESS,
+        target=f"accounts.apikey:{api_key.pk}",
+        detail=f"key {api_key.prefix} ({api_key.name}) of user {api_key.user_id}, "
+        f"account {api_key.account_id}",
+    )
 
 
 @transaction.atomic
@@ -145,6 +166,7 @@ def api_key_revoke(*, api_key) -> None:
         api_key.revoked = True
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked", "revoked_at"])
+        _api_key_event(SecurityEventKind.API_KEY_REVOKED, api_key)
 
 
 class _Unchanged:
@@ -254,14 +276,18 @@ def user_update(
     date_of_birth=UNCHANGED,
     is_active=UNCHANGED,
 ) -> User:
-    """Change a customer user. Only an owner may grant or remove the owner role (or deactivate
-    an owner); the last active owner of an account stays one."""
+    """Change a customer user. Only an owner may grant or remove the owner role, deactivate an
+    owner or change an owner's email; the last active owner of an account stays one."""
     user = _lock_account_users(user=user)
     was_active_owner = user.role == Role.OWNER and user.is_active
     if role is not UNCHANGED:
         _check_owner_role_change(actor=actor, before=user.role, after=role)
     if is_active is False and was_active_owner:
         _require_owner(actor=actor, doing="deactivate an owner")
+    if email is not UNCHANGED and user.role == Role.OWNER and email != user.email:
+        # An owner's email is where the account's control is recovered: as much theirs as
+        # the role itself.
+        _require_owner(actor=actor, doing="change an owner's email")
     changed = _apply(
         user,
         {

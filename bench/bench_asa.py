@@ -539,22 +539,36 @@ FLOOD_API = 4
 
 
 class Flood:
-    """Admin logins with a wrong password (Argon2 hashes each) and API list requests, sent to
-    the web processes from threads until stopped."""
+    """Admin logins with a wrong password and API list requests, sent to the web processes
+    from threads until stopped.
 
-    def __init__(self, port: int, api_key: str):
+    Each login is a different email; with `spread`, each also comes from a different address
+    (X-Forwarded-For, the web trusting one proxy), as a botnet's would: no lockout applies, and
+    only the login page's budget of password checks stands between the flood and Argon2. The
+    answers are counted by status: 200 is a password checked and refused, 429 an attempt
+    refused before hashing (the budget, or a lockout)."""
+
+    def __init__(self, port: int, api_key: str, *, spread: bool = False, api: bool = True):
         import threading
 
         self.base = f"http://127.0.0.1:{port}"
         self.port = port
         self.api_key = api_key
+        self.spread = spread
         self.stopping = threading.Event()
+        self.lock = threading.Lock()
         self.counts = {"logins": 0, "api": 0, "errors": 0}
         self.threads = [
-            threading.Thread(target=self._login, daemon=True) for _ in range(FLOOD_LOGINS)
+            threading.Thread(target=self._login, args=(n,), daemon=True)
+            for n in range(FLOOD_LOGINS)
         ]
-        self.threads += [threading.Thread(target=self._api, daemon=True)
-                         for _ in range(FLOOD_API)]  # fmt: skip
+        if api:
+            self.threads += [threading.Thread(target=self._api, daemon=True)
+                             for _ in range(FLOOD_API)]  # fmt: skip
+
+    def _count(self, key: str) -> None:
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def start(self) -> None:
         for thread in self.threads:
@@ -565,28 +579,36 @@ class Flood:
         for thread in self.threads:
             thread.join(timeout=60)
 
-    def _login(self) -> None:
+    def _login(self, thread: int) -> None:
         import re
 
         import requests
 
+        rng = random.Random(thread)
         https = {"X-Forwarded-Proto": "https"}
+        attempt = 0
         while not self.stopping.is_set():
+            attempt += 1
+            if self.spread:
+                address = f"10.{thread}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": address}
             try:
                 page = requests.get(f"{self.base}/admin/login/", headers=https, timeout=60)
                 token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
                 cookie = re.search(r"csrftoken=([^;]+)", page.headers.get("Set-Cookie", ""))
-                requests.post(
+                answer = requests.post(
                     f"{self.base}/admin/login/",
-                    data={"csrfmiddlewaretoken": token.group(1), "username": "x@bench.test",
+                    data={"csrfmiddlewaretoken": token.group(1),
+                          "username": f"x{thread}-{attempt}@bench.test",
                           "password": "not-the-password-123"},
                     headers={**https, "Cookie": f"csrftoken={cookie.group(1)}",
                              "Referer": f"https://127.0.0.1:{self.port}/admin/login/"},
                     timeout=60,
                 )  # fmt: skip
-                self.counts["logins"] += 1
+                self._count("logins")
+                self._count(f"logins {answer.status_code}")
             except Exception:  # noqa: BLE001 - counted, the flood goes on
-                self.counts["errors"] += 1
+                self._count("errors")
 
     def _api(self) -> None:
         import requests
@@ -595,9 +617,9 @@ class Flood:
         while not self.stopping.is_set():
             try:
                 requests.get(f"{self.base}/api/v1/cards/", headers=headers, timeout=60)
-                self.counts["api"] += 1
+                self._count("api")
             except Exception:  # noqa: BLE001 - counted, the flood goes on
-                self.counts["errors"] += 1
+                self._count("errors")
 
 
 def _bench_api_key() -> str:

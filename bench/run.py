@@ -19,6 +19,7 @@ BENCHMARKS = (
     "bench_reads",
     "bench_webhooks",
     "bench_scale",
+    "bench_login_flood",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -73,7 +74,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the console's own site (accounts.console): MFA, lockout.
+    "accounts.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -86,6 +88,11 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "simple_history",
     "safedelete",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "core",
     "accounts",
     "spending",
@@ -94,6 +101,7 @@ INSTALLED_APPS = [
     "webhooks",
     # Above the domain apps: it extends the cards and spending admin, so it comes after them.
     "lithic_integration",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -104,11 +112,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionTimeouts",
     "core.tenancy.TenancyMiddleware",
     "accounts.middleware.OperatorReadLog",
     "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.api.cache_control.NoStoreApiMiddleware",
+    # Last: it turns a login refused for a lockout into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -260,7 +274,11 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 # Log in by email, case-insensitively (accounts.models.UserManager.get_by_natural_key).
-AUTHENTICATION_BACKENDS = ["accounts.backends.TenantAwareModelBackend"]
+# django-axes first: a locked-out username or address is refused before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.TenantAwareModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -269,11 +287,54 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# Operators' logins (docs/security.md). Lockout after LOGIN_FAILURE_LIMIT failures per username
+# and, separately, per address, for LOGIN_LOCKOUT_MINUTES (PCI DSS 8.3.4: at most 10, at least
+# 30 minutes), kept in the database by django-axes.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # the security log records logins (accounts.security)
+AXES_ENABLE_ADMIN = False  # the console's own page lifts lockouts, and logs it
+AXES_CLIENT_IP_CALLABLE = "accounts.console.axes_client_ip"
+AXES_USERNAME_CALLABLE = "accounts.console.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.console.lockout_response"
+AXES_VERBOSE = False
+# Password checks (Argon2: a quarter of a second of CPU each) across all web processes, per
+# second; more attempts are refused before hashing (429), so a flood of logins cannot take the
+# CPU from the rest of the product. Each process counts alone while Redis is unavailable.
+LOGIN_PASSWORD_CHECKS_PER_SECOND = env.int("LOGIN_PASSWORD_CHECKS_PER_SECOND", default=5)
+# A second factor (TOTP, or a single-use recovery code) for every console login (PCI DSS
+# 8.4.2). Only a development setup (DEBUG on) may turn it off.
+ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
+if not ADMIN_MFA_REQUIRED and not DEBUG:
+    raise ImproperlyConfigured(
+        "ADMIN_MFA_REQUIRED=false is for development only; with DEBUG off every console "
+        "login needs a second factor."
+    )
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Card program operations")
+MFA_RECOVERY_CODES = 10
+# Console sessions end after SESSION_IDLE_MINUTES without a request (PCI DSS 8.2.8: 15) and
+# SESSION_ABSOLUTE_HOURS after the login, whatever happens (accounts.middleware).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=15) * 60
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_HOURS", default=12) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+SESSION_COOKIE_SAMESITE = "Lax"
+# Password reset emails (the demo prints them on the console).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="operations@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
 # Email uniqueness is a case-insensitive UNIQUE index on live rows (users_email_ci_uniq), which
 # this check cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
@@ -293,8 +354,31 @@ SESSION_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from this origin
+# only; Swagger UI is served from the installed package (drf-spectacular-sidecar). Inline
+# style attributes stay allowed: the admin's templates and Swagger UI use them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # Number of trusted reverse proxies in front of the app; 0 means REMOTE_ADDR is the client.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Security log (accounts.security) ----------------------------------------------------------
+
+# Identical refusals from one origin (bad signatures, bad API keys) are counted over windows
+# of this many seconds: one row for the first, one for the rest (0: a row each).
+SECURITY_LOG_AGGREGATE_SECONDS = env.int("SECURITY_LOG_AGGREGATE_SECONDS", default=60)
 
 # --- Lithic ----------------------------------------------------------------------------------
 
@@ -418,6 +502,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files from the installed package: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
@@ -462,6 +550,10 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"ApiKeyAuth": []}],
 }
+# Bad API keys from one address: after API_BAD_KEY_LIMIT in a window of this many seconds, its
+# requests get 429 (with Retry-After) until the window ends, before any key is looked at.
+API_BAD_KEY_LIMIT = env.int("API_BAD_KEY_LIMIT", default=20)
+API_BAD_KEY_WINDOW_SECONDS = env.int("API_BAD_KEY_WINDOW_SECONDS", default=60)
 # How long an Idempotency-Key's first response is replayed, and after how long an unfinished
 # request's claim is considered abandoned (its process died) and may be taken over.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)

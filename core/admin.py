@@ -34,6 +34,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, capfirst
 from safedelete.admin import SafeDeleteAdmin, SafeDeleteAdminFilter, highlight_deleted
 from simple_history.admin import SimpleHistoryAdmin
@@ -305,6 +306,156 @@ class BusinessModelForm(forms.ModelForm):
             self._update_errors(ValidationError(errors))
 
 
+# --- Personal data on change forms ------------------------------------------------------------
+
+# What is shown for a hidden value; the value itself never reaches the page.
+REVEAL_URL_NAME = "admin:reveal_pii"
+CLEAR_SUFFIX = "__clear"
+
+
+def pii_field_names(model) -> list[str]:
+    return [
+        field.name
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedFieldMixin)
+    ]
+
+
+class MaskedPiiWidget(forms.TextInput):
+    """An input that is always empty: the current value appears masked as its placeholder,
+    with a Reveal link for operators allowed to reveal it (which asks for a reason and is
+    logged). Left empty, the value stays as it is; typed into, it is replaced."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.masked = ""
+        self.reveal_url = ""
+        self.clearable = False
+
+    def format_value(self, value):
+        return None  # never render the stored value
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = dict(attrs or {})
+        if self.masked:
+            attrs["placeholder"] = f"{self.masked} (hidden: type to replace)"
+        html = super().render(name, None, attrs, renderer)
+        if self.reveal_url:
+            html += format_html(
+                ' <a href="{}" class="reveal-pii" data-field="{}">Reveal</a>', self.reveal_url, name
+            )
+        if self.clearable and self.masked:
+            html += format_html(
+                ' <label class="pii-clear"><input type="checkbox" name="{}"> Remove</label>',
+                name + CLEAR_SUFFIX,
+            )
+        return mark_safe(html)  # noqa: S308 - every part above is escaped by format_html
+
+
+class PiiFormMixin:
+    """Personal data fields of a model form: shown masked, kept when left empty.
+
+    `can_reveal` is set on the form class by the admin for the request's operator.
+    """
+
+    can_reveal = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        self._pii_fields = [name for name in pii_field_names(type(instance)) if name in self.fields]
+        for name in self._pii_fields:
+            field = self.fields[name]
+            model_field = instance._meta.get_field(name)
+            current = getattr(instance, name, None) if instance.pk else None
+            field.widget = MaskedPiiWidget(attrs=field.widget.attrs)
+            field.widget.masked = masked_pii(current)
+            field.widget.clearable = model_field.blank
+            field.required = False
+            field._pii_has_value = current not in (None, "")
+            field._pii_required = not model_field.blank
+            if self.can_reveal and instance.pk and field._pii_has_value:
+                opts = instance._meta
+                field.widget.reveal_url = reverse(
+                    REVEAL_URL_NAME,
+                    args=(opts.app_label, opts.model_name, quote(instance.pk), name),
+                )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self._pii_fields:
+            field = self.fields[name]
+            typed = cleaned.get(name) not in (None, "")
+            cleared = self.data.get(self.add_prefix(name) + CLEAR_SUFFIX) in ("on", "true", "1")
+            if typed:
+                continue
+            if cleared:
+                if field._pii_required:
+                    self.add_error(name, "This field is required; type a new value instead.")
+                continue
+            if field._pii_has_value:
+                cleaned.pop(name, None)  # left empty: the stored value stays
+            elif field._pii_required and name not in self.errors:
+                self.add_error(name, forms.Field.default_error_messages["required"])
+        return cleaned
+
+
+class PiiAdminMixin:
+    """Masks personal data on the change form and in its read-only view; editing does not
+    need the old value revealed. Revealing is the `accounts.reveal_pii` permission's."""
+
+    reveal_permission = "accounts.reveal_pii"
+
+    def _with_pii_form(self, form_class, request):
+        can_reveal = request.user.has_perm(self.reveal_permission)
+        return type(form_class.__name__, (PiiFormMixin, form_class), {"can_reveal": can_reveal})
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return self._with_pii_form(super().get_form(request, obj, change=change, **kwargs), request)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = self._with_pii_form(formset.form, request)
+        return formset
+
+    def _view_only(self, request, obj) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._view_only(request, obj):
+            return fieldsets
+        hidden = set(pii_field_names(self.model))
+
+        def swap(names):
+            return tuple(
+                swap(name) if isinstance(name, (list, tuple)) else
+                (f"masked_{name}" if name in hidden else name)
+                for name in names
+            )  # fmt: skip
+
+        return [
+            (title, {**options, "fields": swap(options["fields"])}) for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if self._view_only(request, obj):
+            fields += tuple(f"masked_{name}" for name in pii_field_names(self.model))
+        return fields
+
+    def __getattr__(self, name):
+        if name.startswith("masked_") and name[7:] in pii_field_names(self.model):
+            field = self.model._meta.get_field(name[7:])
+
+            def display(obj):
+                return masked_pii(getattr(obj, field.name))
+
+            display.short_description = field.verbose_name
+            return display
+        raise AttributeError(name)
+
+
 # --- Business rows -----------------------------------------------------------------------------
 
 
@@ -340,7 +491,7 @@ def _is_deleted(obj) -> bool:
     return obj is not None and getattr(obj, "deleted", None) is not None
 
 
-class BusinessModelAdmin(IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin):
+class BusinessModelAdmin(PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin):
     """Admin for a `core.models.BusinessModel`: soft delete, undelete and change history.
 
     The changelist shows live rows; the "Deleted" filter brings soft-deleted rows in,
@@ -481,7 +632,7 @@ class BusinessModelAdmin(IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin
         return _MaskedHistoryContextHelper(self.model, historical_record)
 
 
-class BusinessInlineMixin:
+class BusinessInlineMixin(PiiAdminMixin):
     """Inline of business rows: live rows only, read-only under a soft-deleted parent."""
 
     form = BusinessModelForm

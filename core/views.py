@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
+from django.contrib import admin
 from django.core.cache import cache
 from django.db import connections
 from django.http import JsonResponse
@@ -10,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core import replicas
+from core.audit import client_ip
 
 
 @never_cache
@@ -60,4 +64,19 @@ def readyz(request):
         }
     checks["redis"] = _check_cache()
     ready = checks["database"] == "ok"
-    return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
+    body: dict = {"ready": ready}
+    if _may_see_details(request):
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _may_see_details(request) -> bool:
+    """What each dependency answered is for this host and the console's operators only: to
+    anyone else it maps the infrastructure."""
+    address = client_ip(request)
+    try:
+        if address and ipaddress.ip_address(address).is_loopback:
+            return True
+    except ValueError:
+        pass
+    return admin.site.has_permission(request)

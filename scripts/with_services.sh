@@ -106,6 +106,24 @@ if [[ -z $PGBOUNCER && ${WITH_PGBOUNCER:-0} == 1 ]]; then
     fi
 fi
 
+# ----------------------------------------------------------------- Chromium
+
+# The browser tests drive Debian's Chromium through its chromedriver (Selenium).
+if [[ ${WITH_BROWSER:-0} == 1 ]]; then
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+        if [[ $IS_ROOT -eq 1 ]]; then
+            log "chromium or chromedriver not found, installing them with apt-get"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+        else
+            die "the browser tests need Chromium: apt-get install chromium chromium-driver"
+        fi
+    fi
+    export CHROMIUM_BIN CHROMEDRIVER_BIN
+    CHROMIUM_BIN=$(command -v chromium) || die "chromium still not found after apt-get install"
+    CHROMEDRIVER_BIN=$(command -v chromedriver) || die "chromedriver still not found"
+fi
+
 # ------------------------------------------------------- start and cleanup
 
 read -r PG_PORT REDIS_PORT PGBOUNCER_PORT < <(free_ports 3) || true

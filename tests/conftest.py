@@ -20,6 +20,7 @@ from accounts.services import account_create, user_create
 from core.audit import system_actor
 from core.roles import owner_connection
 from core.tenancy import system_scope
+from tests.console import console_login
 
 PASSWORD = "correct-horse-battery-staple-9"
 
@@ -219,9 +220,8 @@ def lithic_fake(settings, monkeypatch):
 
 @pytest.fixture
 def operator_client(client, operator):
-    """The test client logged in to the console as the operator."""
-    client.force_login(operator)
-    return client
+    """The test client logged in to the console as the operator (second factor verified)."""
+    return console_login(client, operator)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,10 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts.models import Account, ApiKey, User
+from accounts import budgets
+from accounts.models import Account, ApiKey, SecurityEventKind, User
+from accounts.security import security_event_record_refusal
+from core.audit import client_ip
 from core.db import pin_request_to_primary, use_primary
 from core.encryption import encrypted_fields
 from core.tenancy import enter_account, system_scope
@@ -32,6 +35,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if keyword != KEYWORD or not key.strip():
             return None
         key = key.strip()
+        # An address that sent too many bad keys is refused before any key is looked at:
+        # otherwise a valid key found during the flood would still answer differently.
+        origin = client_ip(request._request) or "unknown"
+        spent = budgets.spent("bad-api-keys", origin, window=settings.API_BAD_KEY_WINDOW_SECONDS)
+        if spent.over(settings.API_BAD_KEY_LIMIT - 1):
+            security_event_record_refusal(
+                kind=SecurityEventKind.API_KEY_THROTTLED,
+                request=request._request,
+                reason="too many bad API keys from this address",
+            )
+            raise exceptions.Throttled(
+                wait=spent.retry_after,
+                detail="Too many requests with bad API keys from this address.",
+            )
         prefix = key.partition(".")[0]
         # Whose key it is decides the context, so the key is read in the narrow system
         # context `api-key`; everything after runs in the key's account (core.tenancy).
@@ -45,10 +62,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 .first()
             )
         if api_key is None or not api_key.is_valid(key):
-            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+            raise self._refused(request, origin, "invalid_api_key", "Invalid API key.", prefix)
         if api_key.has_expired:
-            raise exceptions.AuthenticationFailed(
-                "This API key has expired.", code="api_key_expired"
+            raise self._refused(
+                request, origin, "api_key_expired", "This API key has expired.", prefix
             )
         user = api_key.user
         if not user.is_active or user.deleted is not None or user.account_id != api_key.account_id:
@@ -66,6 +83,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return KEYWORD
+
+    @staticmethod
+    def _refused(request, origin: str, code: str, message: str, prefix: str):
+        """Count a bad key against its address, log it, and give the error to raise."""
+        budgets.spend("bad-api-keys", origin, window=settings.API_BAD_KEY_WINDOW_SECONDS)
+        security_event_record_refusal(
+            kind=SecurityEventKind.API_KEY_REFUSED,
+            request=request._request,
+            reason=f"{code}: key prefix {prefix[:16]!r}",
+        )
+        return exceptions.AuthenticationFailed(message, code=code)
 
     @staticmethod
     def _read_your_writes(request, api_key: ApiKey) -> None:

@@ -150,6 +150,8 @@ class SoftDestroyMixin(mixins.DestroyModelMixin):
 
 # --- History ---------------------------------------------------------------------------------
 
+# How a change by one of the card program's operators is attributed in a customer's history.
+OPERATIONS = "Operations"
 HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 _SKIP_IN_DIFF = {"updated_at"}
 
@@ -261,6 +263,10 @@ def history_entries(model, rows: list, older) -> list[dict]:
                 }
             )
         user = row.history_user
+        # The card program's operators are named only as a team, never by email or address.
+        # Their user rows belong to no account, so the caller's context does not even show
+        # them: a change by a user the caller cannot see is an operator's.
+        operator = row.history_user_id is not None and (user is None or user.account_id is None)
         change = HISTORY_TYPES.get(row.history_type, "changed")
         # A soft delete is a save that sets `deleted`; it is the row's deletion all the same.
         if (
@@ -273,10 +279,12 @@ def history_entries(model, rows: list, older) -> list[dict]:
             {
                 "history_date": row.history_date,
                 "change": change,
-                "user": {"token": user.token, "email": user.email} if user else None,
+                "user": {"token": user.token, "email": user.email}
+                if user and not operator
+                else None,
                 "api_key": row.history_api_key,
-                "actor": row.history_actor,
-                "ip_address": row.history_ip,
+                "actor": OPERATIONS if operator else row.history_actor,
+                "ip_address": None if operator else row.history_ip,
                 "changes": changes,
             }
         )

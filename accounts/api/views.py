@@ -93,8 +93,9 @@ class UserViewSet(
 ):
     """Users of your account. Phone and date of birth are write-only (the phone is shown as its
     last four). Users created here have no console password. Only an owner may grant or remove
-    the owner role; nobody deletes themselves; the last active owner cannot be demoted,
-    deactivated or deleted. Deleting soft-deletes: the user's history stays."""
+    the owner role or change an owner's email; nobody deletes themselves; the last active
+    owner cannot be demoted, deactivated or deleted. Deleting soft-deletes: the user's history
+    stays."""
 
     policy_resource = "users"
     cache_resources = ("users",)

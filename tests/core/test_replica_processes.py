@@ -15,6 +15,7 @@ import time
 
 import pytest
 import requests
+from django_otp.oath import TOTP
 
 from tests.processes import (
     Gunicorn,
@@ -29,18 +30,22 @@ from tests.processes import (
 HTTPS = {"X-Forwarded-Proto": "https"}
 CHECK_SECONDS = 0.2
 OPERATOR = ("ops@process.test", "a-long-operator-passphrase-1")
+OPERATOR_TOTP_KEY = "3132333435363738393031323334353637383930"  # the RFC 6238 test key
 
 PEOPLE_SCRIPT = f"""
 import json
 from accounts.models import Account, Role, User
 from accounts.services import api_key_create, user_create
 from core.audit import system_actor
+from django_otp.plugins.otp_totp.models import TOTPDevice
 with system_actor("test:processes"):
     account = Account.objects.get(name="Process Co")
     owner = User.objects.get(email="owner@process.test")
     _, second = api_key_create(user=owner, name="second client")
-    user_create(email="{OPERATOR[0]}", account=None, password="{OPERATOR[1]}",
-                is_staff=True, is_superuser=True)
+    operator = user_create(email="{OPERATOR[0]}", account=None, password="{OPERATOR[1]}",
+                           is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=operator, name="app", key="{OPERATOR_TOTP_KEY}",
+                              confirmed=True)
 print(json.dumps({{"second_key": second}}))
 """
 
@@ -190,7 +195,16 @@ def test_an_operator_sees_the_result_of_an_admin_action(lagging):
         headers={"Referer": f"https://127.0.0.1:{a.port}/admin/login/"},
         timeout=30,
     )
-    assert logged_in.status_code == 200 and "Log out" in logged_in.text
+    assert logged_in.status_code == 200 and 'id="mfa-form"' in logged_in.text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', logged_in.text).group(1)
+    code = f"{TOTP(bytes.fromhex(OPERATOR_TOTP_KEY)).token():06d}"
+    verified = session.post(
+        logged_in.url,
+        data={"csrfmiddlewaretoken": csrf, "token": code},
+        headers={"Referer": logged_in.url.replace("http:", "https:")},
+        timeout=30,
+    )
+    assert verified.status_code == 200 and "Log out" in verified.text
 
     changelist = f"{b.url}/admin/cards/card/"
     page = session.get(changelist, timeout=30)

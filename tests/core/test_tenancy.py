@@ -26,6 +26,7 @@ from core.roles import append_only_tables
 from core.tenancy import account_scope, no_scope, system_scope
 from lithic_integration.asa import parse_request
 from tests.api_world import build_world
+from tests.console import console_login
 from tests.lithic_payloads import enhanced_data
 from tests.transactions.conftest import asa_body
 from transactions.authorization import authorize, record_unmatched
@@ -409,7 +410,7 @@ def test_two_requests_on_one_connection_never_see_each_others_context(client, tw
 
 def test_an_operator_in_the_console_sees_every_account(client, operator, two_tenants):
     acme, globex = two_tenants
-    client.force_login(operator)
+    console_login(client, operator)
     response = client.get("/admin/cards/card/")
     assert response.status_code == 200
     with system_scope("tests"):
@@ -518,11 +519,14 @@ def test_api_keys_are_found_before_the_context_exists(two_tenants, keys, client)
 
 def test_an_operator_logs_in_through_the_form_before_any_context_exists(client, operator):
     from tests.conftest import PASSWORD
+    from tests.console import current_code, totp_device
 
+    device = totp_device(operator)
     response = client.post(
         "/admin/login/?next=/admin/", {"username": operator.email, "password": PASSWORD}
     )
     assert response.status_code == 302, response.content[:500]
+    assert client.post("/admin/mfa/", {"token": current_code(device)}).status_code == 302
     with system_scope("tests"):
         operator.refresh_from_db()
     assert operator.last_login is not None
@@ -537,7 +541,7 @@ def test_an_operators_reads_in_the_console_are_recorded_as_such(client, operator
     acme, globex = two_tenants
     with system_scope("tests"):
         card = Card.all_objects.filter(account=globex).first()
-    client.force_login(operator)
+    console_login(client, operator)
     assert client.get(f"/admin/cards/card/{card.pk}/change/").status_code == 200
     assert client.get("/admin/cards/card/", {"state__exact": "OPEN"}).status_code == 200
     assert client.get("/admin/").status_code == 200  # no tenant rows on the index page

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import SecurityEvent
 from accounts.services import user_create
 from tests.conftest import PASSWORD
+from tests.console import console_login
 from tests.webhooks import handlers
 from tests.webhooks.conftest import event_body, signed_headers
 from webhooks.admin import age_text
@@ -176,7 +177,7 @@ def test_staff_without_the_permission_cannot_retry(client, fixture_actor):
         email="viewer@cardops.test", account=None, password=PASSWORD, is_staff=True
     )
     viewer.user_permissions.add(Permission.objects.get(codename="view_webhook"))
-    client.force_login(viewer)
+    console_login(client, viewer)
     dead = make_event("DEAD")
 
     page = client.get(CHANGELIST)
@@ -206,12 +207,14 @@ def test_security_events_are_listed_and_filtered(deliver, operator_client):
     by_kind = operator_client.get(url, {"kind__exact": "webhook_bad_signature"})
     other_kind = operator_client.get(url, {"kind__exact": "asa_bad_signature"})
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    today = operator_client.get(url, {"occurred_at__gte": midnight.isoformat()})
+    today = operator_client.get(
+        url, {"occurred_at__gte": midnight.isoformat(), "kind__exact": "webhook_bad_signature"}
+    )
 
     assert by_kind.context["cl"].result_count == 1
     assert other_kind.context["cl"].result_count == 0
     assert today.context["cl"].result_count == 1
-    event = SecurityEvent.objects.get()
+    event = SecurityEvent.objects.get(kind="webhook_bad_signature")
     detail = reverse("admin:accounts_securityevent_change", args=[event.pk])
     assert operator_client.get(detail).status_code == 200
     assert operator_client.post(detail, {"detail": "edited"}).status_code == 403

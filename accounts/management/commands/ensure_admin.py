@@ -1,4 +1,5 @@
 import environ
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
@@ -68,6 +69,11 @@ class Command(AuditedCommand):
                     f"  Admin URL: {ADMIN_URL}",
                     f"  Email:     {user.email}",
                     f"  Password:  {password}",
+                    (
+                        "  Second factor: enrolled at the first login (QR code)"
+                        if settings.ADMIN_MFA_REQUIRED
+                        else "  Second factor: off in this demo (ADMIN_MFA_REQUIRED=false)"
+                    ),
                     "=" * 60,
                 ]
             )
