@@ -280,7 +280,8 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.TenantAwareModelBackend",
 ]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Argon2id with one lane (accounts.hashers): a hash takes one core, not all of them.
+    "accounts.hashers.SingleLaneArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
@@ -313,7 +314,7 @@ AXES_VERBOSE = False
 # Password checks (Argon2: a quarter of a second of CPU each) across all web processes, per
 # second; more attempts are refused before hashing (429), so a flood of logins cannot take the
 # CPU from the rest of the product. Each process counts alone while Redis is unavailable.
-LOGIN_PASSWORD_CHECKS_PER_SECOND = env.int("LOGIN_PASSWORD_CHECKS_PER_SECOND", default=5)
+LOGIN_PASSWORD_CHECKS_PER_SECOND = env.int("LOGIN_PASSWORD_CHECKS_PER_SECOND", default=2)
 # A second factor (TOTP, or a single-use recovery code) for every console login (PCI DSS
 # 8.4.2). Only a development setup (DEBUG on) may turn it off.
 ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=True)
