@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import SecurityEvent, SecurityEventKind
@@ -30,12 +30,28 @@ def fill(driver, name: str, value: str) -> None:
     field.send_keys(value)
 
 
+def _next_page_loaded(driver) -> bool:
+    try:
+        return driver.execute_script(
+            "return window.__leaving === undefined && document.readyState === 'complete'"
+        )
+    except WebDriverException:  # asked while the browser was between the two pages
+        return False
+
+
 def submit(driver, form_id: str | None = None) -> None:
-    """Submit a form and wait for the next page."""
+    """Submit a form and wait until the next page has loaded (it lacks the old page's mark)."""
     scope = driver.find_element(By.ID, form_id) if form_id else driver
-    button = scope.find_element(By.CSS_SELECTOR, "input[type=submit]")
-    button.click()
-    wait_for(driver, expected_conditions.staleness_of(button), "the form's next page")
+    driver.execute_script("window.__leaving = true")
+    scope.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for(driver, _next_page_loaded, "the form's next page")
+
+
+def follow(driver, link) -> None:
+    """Click a link and wait until the page it leads to has loaded."""
+    driver.execute_script("window.__leaving = true")
+    link.click()
+    wait_for(driver, _next_page_loaded, "the link's page")
 
 
 def log_in(driver, base: str, email: str, password: str) -> None:
@@ -83,7 +99,7 @@ def test_login_lockout_reveal_and_the_security_log(
     assert tax_field.get_attribute("value") == ""
     assert "•••• 6789" in tax_field.get_attribute("placeholder")
     assert TAX_ID not in ops.page_source
-    ops.find_element(By.CSS_SELECTOR, "a.reveal-pii").click()
+    follow(ops, ops.find_element(By.CSS_SELECTOR, "a.reveal-pii"))
     fill(ops, "reason", "KYC review for the partner bank")
     fill(ops, "ticket", "OPS-77")
     submit(ops, "reveal-form")
@@ -95,7 +111,7 @@ def test_login_lockout_reveal_and_the_security_log(
     assert len(rows) == 1
     assert f"accounts.account:{acme.pk}.tax_id" in rows[0].text
     assert operator.email in rows[0].text
-    rows[0].find_element(By.CSS_SELECTOR, "th a, td a").click()
+    follow(ops, rows[0].find_element(By.CSS_SELECTOR, "th a, td a"))
     assert "KYC review for the partner bank; ticket: OPS-77" in ops.page_source
 
     assert csp_violations(ops) == [] and csp_violations(other) == []
