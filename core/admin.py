@@ -381,12 +381,27 @@ class PiiFormMixin:
                     args=(opts.app_label, opts.model_name, quote(instance.pk), name),
                 )
 
+    def _pii_cleared(self, name: str) -> bool:
+        return self.data.get(self.add_prefix(name) + CLEAR_SUFFIX) in ("on", "true", "1")
+
+    @cached_property
+    def changed_data(self):
+        # A field left empty was not changed, whatever its hidden value: the console's change
+        # message must not say otherwise.
+        return [
+            name
+            for name in super().changed_data
+            if name not in self._pii_fields
+            or self._pii_cleared(name)
+            or self.data.get(self.add_prefix(name)) not in (None, "")
+        ]
+
     def clean(self):
         cleaned = super().clean()
         for name in self._pii_fields:
             field = self.fields[name]
             typed = cleaned.get(name) not in (None, "")
-            cleared = self.data.get(self.add_prefix(name) + CLEAR_SUFFIX) in ("on", "true", "1")
+            cleared = self._pii_cleared(name)
             if typed:
                 continue
             if cleared:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 
@@ -62,6 +63,8 @@ def test_an_untouched_field_keeps_its_value_and_a_typed_one_replaces_it(operator
     assert response.status_code == 302, response.content.decode()[:2000]
     acme = Account.objects.get(pk=acme.pk)
     assert (acme.name, acme.tax_id) == ("Acme Corporation", TAX_ID)
+    message = LogEntry.objects.latest("action_time").get_change_message()
+    assert "Name" in message and "Tax id" not in message  # left empty: not changed
 
     operator_client.post(change_url(acme), account_form(operator_client, acme, tax_id="55-1112223"))
     assert Account.objects.get(pk=acme.pk).tax_id == "55-1112223"
