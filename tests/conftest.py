@@ -95,6 +95,9 @@ def _tenant_context():
 def _plain_http(settings):
     # Production settings redirect to HTTPS; the test client speaks plain HTTP.
     settings.SECURE_SSL_REDIRECT = False
+    # The login budget counts in the Redis every worker shares: one test's logins must not
+    # spend another's. Its own test sets it (tests/accounts/test_console_login.py).
+    settings.LOGIN_PASSWORD_CHECKS_PER_SECOND = 1000
 
 
 @pytest.fixture

@@ -50,12 +50,6 @@ def hashes(monkeypatch):
     return count
 
 
-@pytest.fixture(autouse=True)
-def _no_budget_in_the_way(settings):
-    """These tests log in faster than an operator would; the budget has its own test."""
-    settings.LOGIN_PASSWORD_CHECKS_PER_SECOND = 1000
-
-
 @pytest.fixture
 def staff(fixture_actor):
     return user_create(email="sam@cardops.test", account=None, password=PASSWORD, is_staff=True)
