@@ -42,7 +42,7 @@ from accounts.models import (
     SecurityEventOutcome,
     User,
 )
-from accounts.security import security_event_record
+from accounts.security import security_event_record, user_target
 from accounts.services import api_key_create, api_key_revoke
 from accounts.settings_registry import REGISTRY
 from core.admin import (
@@ -406,7 +406,7 @@ class UserAdmin(BusinessModelAdmin, DjangoUserAdmin):
                 kind=SecurityEventKind.MFA_RESET,
                 request=request,
                 outcome=SecurityEventOutcome.SUCCESS,
-                target=f"accounts.user:{user.pk}",
+                target=user_target(user),
                 detail=f"{removed} device(s) removed",
             )
         self.message_user(

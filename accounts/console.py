@@ -46,7 +46,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import budgets
 from accounts.middleware import ENDED_BECAUSE
 from accounts.models import SecurityEventKind, SecurityEventOutcome, User
-from accounts.security import security_event_record, security_event_record_refusal
+from accounts.security import (
+    security_event_record,
+    security_event_record_refusal,
+    user_target,
+)
 from core.admin import pii_field_names
 from core.audit import client_ip
 from core.tenancy import system_scope
@@ -365,7 +369,7 @@ class ConsoleAdminSite(admin.AdminSite):
                     kind=SecurityEventKind.MFA_VERIFIED,
                     request=request,
                     outcome=SecurityEventOutcome.SUCCESS,
-                    target=f"accounts.user:{user.pk}",
+                    target=user_target(user),
                     detail="recovery code used" if recovery else "authenticator code",
                 )
                 return HttpResponseRedirect(_safe_next(request))
@@ -373,7 +377,7 @@ class ConsoleAdminSite(admin.AdminSite):
                 kind=SecurityEventKind.MFA_FAILED,
                 request=request,
                 reason="wrong or reused code",
-                target=f"accounts.user:{user.pk}",
+                target=user_target(user),
             )
             form.add_error(
                 "token",
@@ -403,7 +407,7 @@ class ConsoleAdminSite(admin.AdminSite):
                         kind=SecurityEventKind.MFA_ENROLLED,
                         request=request,
                         outcome=SecurityEventOutcome.SUCCESS,
-                        target=f"accounts.user:{user.pk}",
+                        target=user_target(user),
                         detail=f"authenticator app, {len(codes)} recovery codes",
                     )
                 otp_login(request, device)
@@ -416,7 +420,7 @@ class ConsoleAdminSite(admin.AdminSite):
                 kind=SecurityEventKind.MFA_FAILED,
                 request=request,
                 reason="wrong code while enrolling",
-                target=f"accounts.user:{user.pk}",
+                target=user_target(user),
             )
             form.add_error("token", "That code is not valid: check the app's clock and retry.")
         uri = device.config_url

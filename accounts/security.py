@@ -145,6 +145,11 @@ def append(**fields) -> SecurityEvent:
     raise AssertionError("unreachable")
 
 
+def user_target(user) -> str:
+    """How a user is named as the target of an event."""
+    return f"accounts.user:{user.pk}"
+
+
 def security_event_record(
     *,
     kind: str,

@@ -11,15 +11,15 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from accounts.middleware import LOGIN_AT
 from accounts.models import SecurityEventKind, SecurityEventOutcome, User
-from accounts.security import security_event_record, security_event_record_refusal
+from accounts.security import (
+    security_event_record,
+    security_event_record_refusal,
+    user_target,
+)
 from core.tenancy import system_scope
 
 # What a user may do: a change to any of these is a role or permission change.
 ACCESS_FIELDS = ("role", "is_staff", "is_superuser", "is_active")
-
-
-def _target(user) -> str:
-    return f"accounts.user:{user.pk}"
 
 
 def _attempted(credentials: dict | None) -> str:
@@ -36,7 +36,7 @@ def logged_in(sender, request, user, **kwargs) -> None:
         request=request,
         outcome=SecurityEventOutcome.SUCCESS,
         user=user,
-        target=_target(user),
+        target=user_target(user),
         detail="password accepted",
     )
 
@@ -70,7 +70,7 @@ def logged_out(sender, request, user, **kwargs) -> None:
         request=request,
         outcome=SecurityEventOutcome.SUCCESS,
         user=user,
-        target=_target(user),
+        target=user_target(user),
         detail=reason or "logged out",
     )
 
@@ -96,7 +96,7 @@ def access_after(sender, instance: User, created: bool, **kwargs) -> None:
         security_event_record(
             kind=kind,
             outcome=SecurityEventOutcome.SUCCESS,
-            target=_target(instance),
+            target=user_target(instance),
             user=None,
             detail="every other session of the user ended",
         )
@@ -111,7 +111,7 @@ def access_after(sender, instance: User, created: bool, **kwargs) -> None:
             security_event_record(
                 kind=SecurityEventKind.ROLE_CHANGED,
                 outcome=SecurityEventOutcome.SUCCESS,
-                target=_target(instance),
+                target=user_target(instance),
                 detail="; ".join(changes),
             )
     instance._access_before = None
@@ -126,7 +126,7 @@ def permissions_changed(sender, instance, action, model, pk_set, **kwargs) -> No
     security_event_record(
         kind=SecurityEventKind.ROLE_CHANGED,
         outcome=SecurityEventOutcome.SUCCESS,
-        target=_target(instance),
+        target=user_target(instance),
         detail=f"{what} {verb}: {', '.join(names)}" if names else f"{what} {verb}",
     )
 
