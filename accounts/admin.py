@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -429,7 +430,7 @@ def lift_lockout(request, *, username: str = "", ip: str = "") -> int:
 
 def remove_second_factor(user: User) -> int:
     removed = 0
-    for model in (TOTPDevice, StaticDevice):
+    for model in (TOTPDevice, StaticDevice, WebAuthnCredential):
         count, _ = model.objects.filter(user=user).delete()
         removed += count
     return removed

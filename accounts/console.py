@@ -5,9 +5,10 @@
   before anything is hashed.
 - **Lockout** (django-axes): after LOGIN_FAILURE_LIMIT failures for one username, or from one
   address, further attempts are refused for LOGIN_LOCKOUT_MINUTES, before any hashing.
-- **Second factor** (django-otp): a TOTP code, or one of the single-use recovery codes given at
-  enrolment. A staff user without a device enrols on first login (QR code). Until the second
-  factor is verified the session reaches nothing but these pages and logout.
+- **Second factor** (django-otp): a TOTP code, a passkey (accounts.passkeys), or one of the
+  single-use recovery codes given at enrolment. A staff user without either enrols on first
+  login (QR code or passkey). Until the second factor is verified the session reaches nothing
+  but these pages and logout.
 - **Password reset** by email, with Django's expiring single-use links, for staff only.
 
 Every step leaves a row in the security log (accounts.security, accounts.signals).
@@ -42,6 +43,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import budgets
 from accounts.middleware import ENDED_BECAUSE
@@ -61,6 +63,8 @@ REVEAL_PERMISSION = "accounts.reveal_pii"
 REVEAL_SECONDS = 30
 RECOVERY_DEVICE_NAME = "Recovery codes"
 AUTH_SCOPE = "auth"
+# The session key holding the recovery codes of a first enrolment by passkey until they are shown.
+FRESH_RECOVERY_CODES = "console_fresh_recovery_codes"
 
 
 # ----------------------------------------------------------------------------- django-axes
@@ -141,6 +145,15 @@ def confirmed_totp(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
 
 
+def passkeys(user: User):
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at")
+
+
+def has_second_factor(user: User) -> bool:
+    """An authenticator app or a passkey (recovery codes alone are not one: they run out)."""
+    return confirmed_totp(user) is not None or passkeys(user).exists()
+
+
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
     if target and url_has_allowed_host_and_scheme(
@@ -150,10 +163,13 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse("admin:index")
 
 
+def _next_query(url: str, request: HttpRequest) -> str:
+    return f"{url}?{urlencode({REDIRECT_FIELD_NAME: _safe_next(request)})}"
+
+
 def _to(url_name: str, request: HttpRequest) -> HttpResponseRedirect:
     """A redirect to a page of the login's, passing on where the user was going."""
-    query = urlencode({REDIRECT_FIELD_NAME: _safe_next(request)})
-    return HttpResponseRedirect(f"{reverse(url_name)}?{query}")
+    return HttpResponseRedirect(_next_query(reverse(url_name), request))
 
 
 class RevealForm(forms.Form):
@@ -240,6 +256,8 @@ class ConsoleAdminSite(admin.AdminSite):
         return [
             path("mfa/", self._second_factor_view(self.mfa_verify), name="mfa_verify"),
             path("mfa/setup/", self._second_factor_view(self.mfa_setup), name="mfa_setup"),
+            path("mfa/codes/", self._second_factor_view(self.mfa_codes), name="mfa_codes"),
+            path("mfa/passkeys/", self.admin_view(self.mfa_passkeys), name="mfa_passkeys"),
             path(
                 "reveal/<str:app_label>/<str:model_name>/<str:object_id>/<str:field_name>/",
                 self.admin_view(self.reveal_pii),
@@ -357,7 +375,7 @@ class ConsoleAdminSite(admin.AdminSite):
         user = request.user
         if not needs_second_factor(request):
             return HttpResponseRedirect(_safe_next(request))
-        if confirmed_totp(user) is None:
+        if not has_second_factor(user):
             return _to("admin:mfa_setup", request)
         form = TokenForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -385,12 +403,19 @@ class ConsoleAdminSite(admin.AdminSite):
                 "code makes the next attempt wait longer.",
             )
         return self._page(
-            request, "admin/mfa/verify.html", {"form": form, "title": "Second factor"}
+            request,
+            "admin/mfa/verify.html",
+            {
+                "form": form,
+                "title": "Second factor",
+                "has_passkey": passkeys(user).exists(),
+                "has_app": confirmed_totp(user) is not None,
+            },
         )
 
     def mfa_setup(self, request):
         user = request.user
-        if confirmed_totp(user) is not None:
+        if has_second_factor(user):
             # Replacing a device is an operator's act (the user admin), never a logged-in one's.
             return _to("admin:mfa_verify", request)
         device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
@@ -433,7 +458,28 @@ class ConsoleAdminSite(admin.AdminSite):
                 "qr_svg": _qr_svg(uri),
                 "secret": secret,
                 "title": "Set up a second factor",
+                "after_passkey": _next_query(reverse("admin:mfa_codes"), request),
             },
+        )
+
+    def mfa_codes(self, request):
+        """The recovery codes of a first enrolment by passkey, shown once."""
+        codes = request.session.pop(FRESH_RECOVERY_CODES, None)
+        if not codes:
+            return HttpResponseRedirect(_safe_next(request))
+        return self._page(
+            request,
+            "admin/mfa/recovery_codes.html",
+            {"codes": codes, "title": "Your recovery codes"},
+        )
+
+    def mfa_passkeys(self, request):
+        """The logged-in operator's passkeys, and adding one (removing is an operator's act:
+        the user admin's `reset_mfa`)."""
+        return self._page(
+            request,
+            "admin/mfa/passkeys.html",
+            {"passkeys": passkeys(request.user), "title": "Your passkeys"},
         )
 
 

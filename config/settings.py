@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "csp",
     "core",
     "accounts",
@@ -325,6 +326,17 @@ if not ADMIN_MFA_REQUIRED and not DEBUG:
     )
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Card program operations")
 MFA_RECOVERY_CODES = 10
+# Passkeys (WebAuthn, django-otp-webauthn) as a second factor, after the password: never instead
+# of it, so the lockout and the login budget guard every console login (docs/security.md).
+# A passkey belongs to one domain (the relying party id) and is accepted only from the listed
+# origins; https only, except http://localhost for development.
+OTP_WEBAUTHN_RP_ID = env.str("OTP_WEBAUTHN_RP_ID", default="localhost")
+OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list(
+    "OTP_WEBAUTHN_ALLOWED_ORIGINS", default=["http://localhost:8000"]
+)
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "accounts.passkeys"
 # Console sessions end after SESSION_IDLE_MINUTES without a request (PCI DSS 8.2.8: 15) and
 # SESSION_ABSOLUTE_HOURS after the login, whatever happens (accounts.middleware).
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=15) * 60
