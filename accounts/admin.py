@@ -55,6 +55,7 @@ from core.admin import (
     FinancialRecordAdmin,
     ReadOnlyAdminMixin,
     highlight_deleted,
+    money_column,
 )
 
 
@@ -262,7 +263,7 @@ class AccountAdmin(BusinessModelAdmin):
     list_display = (
         highlight_deleted,
         "status",
-        "balance",
+        money_column("balance"),
         "currency",
         "tax_id_masked",
         "lithic_account_token",

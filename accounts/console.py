@@ -55,6 +55,7 @@ from accounts.security import (
 )
 from core.admin import pii_field_names
 from core.audit import client_ip
+from core.forms import reason_field
 from core.tenancy import system_scope
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -173,11 +174,8 @@ def _to(url_name: str, request: HttpRequest) -> HttpResponseRedirect:
 
 
 class RevealForm(forms.Form):
-    reason = forms.CharField(
-        min_length=10,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "autofocus": True}),
-        help_text="Why you need to see it (recorded in the security log).",
+    reason = reason_field(
+        min_length=10, help_text="Why you need to see it (recorded in the security log)."
     )
     ticket = forms.CharField(
         required=False, max_length=64, label="Ticket id", help_text="Optional, e.g. OPS-1234."

@@ -1,22 +1,76 @@
 """Operator console for card products and cards.
 
-A card's state changes only through cards.services (the pause/unpause actions); its Lithic
-token, last four digits and type come from Lithic and are never typed in.
+A card's state changes only through cards.services: the Pause, Unpause and Close buttons of a
+card's page (each asks for a reason, kept in the card's history) and the list's actions. Its
+Lithic token, last four digits and type come from Lithic and are never typed in.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import model_ngettext
+from django.contrib.admin.utils import model_ngettext, quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from cards.models import Card, CardProduct, CardState
 from cards.services import card_set_limit, card_set_state, card_update
-from core.admin import RECORD_FIELDSET, BusinessModelAdmin, DeletedFilter, highlight_deleted
+from core.admin import (
+    RECORD_FIELDSET,
+    BusinessModelAdmin,
+    DeletedFilter,
+    ObjectButton,
+    highlight_deleted,
+    money_column,
+)
+from core.audit import audit_context
 from core.errors import DomainError
+from core.forms import reason_field
 from spending.admin import LITHIC_SYNC_FIELDSET, LITHIC_SYNC_READONLY, LithicSyncColumnMixin
 
 _LIMIT_FIELDS = frozenset({"spend_limit", "spend_limit_duration"})
 _SERVICE_FIELDS = frozenset({"memo", "profile"})
+
+
+@dataclass(frozen=True)
+class StateMove:
+    label: str  # the button: "Pause"
+    done: str  # the history's verb: "paused"
+    to: str
+    allowed_from: frozenset[str]
+    warning: str = ""
+
+
+STATE_MOVES = {
+    "pause": StateMove("Pause", "paused", CardState.PAUSED, frozenset({CardState.OPEN})),
+    "unpause": StateMove("Unpause", "unpaused", CardState.OPEN, frozenset({CardState.PAUSED})),
+    "close": StateMove(
+        "Close",
+        "closed",
+        CardState.CLOSED,
+        frozenset(
+            {
+                CardState.OPEN,
+                CardState.PAUSED,
+                CardState.PENDING_ACTIVATION,
+                CardState.PENDING_FULFILLMENT,
+            }
+        ),
+        warning="Closing is final: a closed card can never be used or reopened.",
+    ),  # fmt: skip
+}
+
+
+class CardStateForm(forms.Form):
+    reason = reason_field(
+        min_length=5,
+        help_text="Why (kept in the card's history), e.g. “cardholder reported it lost”.",
+    )
+    confirm = forms.BooleanField(label="Yes, I am sure")
 
 
 @admin.register(CardProduct)
@@ -25,7 +79,7 @@ class CardProductAdmin(BusinessModelAdmin):
         highlight_deleted,
         "account",
         "card_type",
-        "default_spend_limit",
+        money_column("default_spend_limit"),
         "default_spend_limit_duration",
         "default_profile",
         "is_active",
@@ -60,7 +114,7 @@ class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
         "cardholder",
         "product",
         "state",
-        "spend_limit",
+        money_column("spend_limit"),
         "spend_limit_duration",
         "lithic_sync",
         "created_at",
@@ -90,6 +144,73 @@ class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
         RECORD_FIELDSET,
     )
     actions: tuple[str, ...] = (*BusinessModelAdmin.actions, "pause_cards", "unpause_cards")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/state/<str:move>/",
+                self.admin_site.admin_view(self.card_state_view),
+                name="cards_card_state",
+            ),
+            *super().get_urls(),
+        ]
+
+    def object_buttons(self, request, obj) -> list[ObjectButton]:
+        if not self.has_change_permission(request, obj):
+            return []
+        return [
+            ObjectButton(
+                id=f"card-{name}",
+                label=move.label,
+                url=reverse(f"{self.admin_site.name}:cards_card_state", args=(quote(obj.pk), name)),
+            )
+            for name, move in STATE_MOVES.items()
+            if obj.state in move.allowed_from
+        ]
+
+    def card_state_view(self, request, object_id, move):
+        """Pause, unpause or close one card: the operator gives a reason and confirms; the
+        service makes the change (and tells Lithic), and the reason goes into the history."""
+        card = self.get_object(request, unquote(object_id))
+        step = STATE_MOVES.get(move)
+        if card is None or step is None:
+            raise Http404
+        if card.deleted is not None or not self.has_change_permission(request, card):
+            raise PermissionDenied
+        change_url = reverse(f"{self.admin_site.name}:cards_card_change", args=(quote(card.pk),))
+        form = CardStateForm(request.POST or None)
+        if card.state not in step.allowed_from:
+            self.message_user(
+                request,
+                f"Not {step.done}: the card is {card.get_state_display().lower()}.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"].strip()
+            try:
+                with audit_context(reason=f"{step.label}: {reason}"):
+                    card = card_set_state(card=card, state=step.to)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.log_change(request, card, f"{step.label}: {reason}")
+                self.message_user(
+                    request, f"Card {card} {step.done}. Reason: {reason}", messages.SUCCESS
+                )
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{step.label} card {card}",
+            "card": card,
+            "step": step,
+            "form": form,
+            "change_url": change_url,
+            "opts": self.opts,
+            "original": card,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/cards/card/state.html", context)
 
     def has_add_permission(self, request):
         # Cards are issued through cards.services.card_issue (the API), which applies the

@@ -472,6 +472,8 @@ WEBHOOK_POLL_INTERVAL_SECONDS = env.float("WEBHOOK_POLL_INTERVAL_SECONDS", defau
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The console's date and time formats: seconds and the time zone (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"

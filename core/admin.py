@@ -15,6 +15,8 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import (
     NotRelationField,
     get_fields_from_path,
@@ -30,6 +32,7 @@ from django.core.exceptions import (
 )
 from django.core.paginator import Paginator
 from django.db import connections, models, router, transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -41,9 +44,12 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from core.encryption import BlindIndexField, EncryptedFieldMixin, blind_index_filter
+from core.money import format_money
 from core.soft_delete import UndeleteConflict, soft_delete, undelete
 
 __all__ = [
+    "ObjectButton",
+    "PagePanel",
     "ReadOnlyAdminMixin",
     "RECORD_FIELDSET",
     "BusinessInlineMixin",
@@ -53,6 +59,8 @@ __all__ = [
     "EstimatedCountPaginator",
     "FinancialRecordAdmin",
     "FinancialRecordInline",
+    "change_page_panel",
+    "money_column",
     "highlight_deleted",
     "masked_pii",
 ]
@@ -87,6 +95,61 @@ def masked_pii(value) -> str:
     return "••••"
 
 
+# --- What other apps add to a record's page ------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PagePanel:
+    """A section of a change page: `template` rendered with `context` (and `panel`)."""
+
+    id: str
+    title: str
+    template: str
+    context: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectButton:
+    """A button at the top of a change page, leading to a page that asks before it acts."""
+
+    id: str
+    label: str
+    url: str
+
+
+_PANELS: dict[type[models.Model], list] = {}
+
+
+def change_page_panel(model: type[models.Model]):
+    """Register `func(request, obj) -> PagePanel | None`: a section of `model`'s change page.
+
+    An app higher in the dependency order adds what it knows about a lower app's record (a
+    card's transactions, an account's cards) without the lower app importing it.
+    """
+
+    def register(func):
+        _PANELS.setdefault(model, []).append(func)
+        return func
+
+    return register
+
+
+def page_panels(request, obj) -> list[PagePanel]:
+    panels = (func(request, obj) for func in _PANELS.get(type(obj), ()))
+    return [panel for panel in panels if panel is not None]
+
+
+def money_column(field: str, *, currency_field: str = "", description: str = ""):
+    """A list column showing `field` as money ($1,234.56), right-aligned, sortable."""
+
+    def column(obj) -> str:
+        currency = getattr(obj, currency_field) if currency_field else "USD"
+        return format_money(getattr(obj, field), currency or "USD")
+
+    column.__name__ = f"money_{field}"
+    return admin.display(description=description or field.replace("_", " "), ordering=field)(column)
+
+
 def _is_autocomplete(request) -> bool:
     match = getattr(request, "resolver_match", None)
     return match is not None and match.url_name == "autocomplete"
@@ -102,10 +165,13 @@ class EstimatedCountPaginator(Paginator):
     filter or search narrows the list, the count is exact again.
     """
 
+    estimated = False  # the count is the planner's estimate (the pages say "about")
+
     @cached_property
     def count(self) -> int:
         estimate = self._estimated_count()
         if estimate is not None and estimate > ESTIMATED_COUNT_THRESHOLD:
+            self.estimated = True
             return estimate
         return super().count
 
@@ -515,12 +581,14 @@ class BusinessModelAdmin(PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, 
     """
 
     form = BusinessModelForm
+    delete_confirmation_template = "admin/soft_delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/soft_delete_selected_confirmation.html"
     list_display = (highlight_deleted, "created_at")
     list_filter = (DeletedFilter,)
     readonly_fields = ("token", "created_at", "updated_at", "deleted")
     # Fields set when the row is created and fixed afterwards (e.g. the owning account).
     change_readonly_fields: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ("undelete_selected",)
+    actions: tuple[str, ...] = ("delete_selected", "undelete_selected")
     history_list_display = (
         "history_actor",
         "history_ip",
@@ -533,6 +601,18 @@ class BusinessModelAdmin(PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, 
         if obj is not None:
             fields += tuple(name for name in self.change_readonly_fields if name not in fields)
         return fields
+
+    # -- the record's page: its neighbours (panels) and what can be done to it (buttons) --
+
+    def object_buttons(self, request, obj) -> list[ObjectButton]:
+        return []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["panels"] = page_panels(request, obj)
+            if not _is_deleted(obj):
+                context["object_buttons"] = self.object_buttons(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_change_permission(self, request, obj=None):
         if _is_deleted(obj):
@@ -574,6 +654,39 @@ class BusinessModelAdmin(PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, 
 
     def delete_model(self, request, obj):
         soft_delete(obj=obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if IS_POPUP_VAR in request.POST:
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(
+            request,
+            f"The {self.opts.verbose_name} “{obj_display}” was soft-deleted: it is kept, with "
+            "its history, and can be undeleted from the list (filter “Deleted”).",
+            messages.SUCCESS,
+        )
+        changelist = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
+        )
+        if not self.has_view_or_change_permission(request):
+            changelist = reverse(f"{self.admin_site.name}:index")
+        return HttpResponseRedirect(changelist)
+
+    @admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
+    def delete_selected(self, request, queryset):
+        """Django's action (its confirmation page), reporting what happened: a soft delete."""
+        if not request.POST.get("post"):
+            return delete_selected(self, request, queryset)
+        live = list(queryset.filter(deleted__isnull=True))
+        if live:
+            self.log_deletions(request, live)
+            self.delete_queryset(request, queryset)
+            self.message_user(
+                request,
+                f"Soft-deleted {len(live)} {model_ngettext(self.opts, len(live))}: they are "
+                "kept, with their history, and can be undeleted (filter “Deleted”).",
+                messages.SUCCESS,
+            )
+        return None
 
     def delete_queryset(self, request, queryset):
         for obj in queryset.filter(deleted__isnull=True):

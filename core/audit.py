@@ -30,6 +30,7 @@ class AuditContext:
     user_agent: str = ""
     actor: str = ""
     api_key: str = ""
+    reason: str = ""  # why, in the operator's words (a pause, a close): the history's reason
 
     def acting_user(self):
         user = self.user
@@ -43,12 +44,15 @@ class AuditContext:
         api_key = self.api_key
         if not api_key and self.request is not None:
             api_key = getattr(self.request, "audit_api_key", "") or ""
-        return {
+        attrs = {
             "history_ip": self.ip,
             "history_user_agent": self.user_agent[:USER_AGENT_MAX_LENGTH],
             "history_actor": self.actor,
             "history_api_key": api_key,
         }
+        if self.reason:
+            attrs["history_change_reason"] = self.reason
+        return attrs
 
 
 _EMPTY = AuditContext()

@@ -14,6 +14,7 @@ from core.admin import (
     DeletedFilter,
     ReadOnlyAdminMixin,
     highlight_deleted,
+    money_column,
 )
 from spending.models import (
     AuthRuleBacktest,
@@ -117,7 +118,7 @@ class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
     list_display = (
         highlight_deleted,
         "account",
-        "spend_limit",
+        money_column("spend_limit"),
         "spend_limit_duration",
         "lithic_auth_rule_token",
         "lithic_sync",

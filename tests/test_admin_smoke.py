@@ -328,13 +328,15 @@ def test_changelist_action_soft_deletes_and_undelete_restores(console, operator,
         changelist, {"action": "delete_selected", "_selected_action": [profile.pk]}
     )
     assert confirm.status_code == 200
-    assert "Are you sure" in confirm.content.decode()
+    assert "This is a <strong>soft delete</strong>" in confirm.content.decode()
 
     deleted = operator_client.post(
         changelist,
         {"action": "delete_selected", "_selected_action": [profile.pk], "post": "yes"},
+        follow=True,
     )
-    assert deleted.status_code == 302
+    assert deleted.redirect_chain[-1][1] == 302
+    assert "Soft-deleted 1 spending profile: they are kept" in deleted.content.decode()
     assert not SpendingProfile.objects.filter(pk=profile.pk).exists()
     assert SpendingProfile.all_objects.get(pk=profile.pk).deleted is not None
     assert profile.name not in operator_client.get(changelist).content.decode()
@@ -369,10 +371,16 @@ def test_changelist_action_soft_deletes_and_undelete_restores(console, operator,
 
 def test_delete_view_soft_deletes(console, operator, operator_client):
     product = console[CardProduct]
+    page = operator_client.get(admin_url(CardProduct, "delete", product.pk)).content.decode()
+    assert "This is a <strong>soft delete</strong>" in page
+    assert "will be deleted" not in page
 
-    response = operator_client.post(admin_url(CardProduct, "delete", product.pk), {"post": "yes"})
+    response = operator_client.post(
+        admin_url(CardProduct, "delete", product.pk), {"post": "yes"}, follow=True
+    )
 
-    assert response.status_code == 302
+    assert response.redirect_chain == [(admin_url(CardProduct, "changelist"), 302)]
+    assert "was soft-deleted: it is kept, with its history" in response.content.decode()
     assert CardProduct.all_objects.get(pk=product.pk).deleted is not None
     assert product.history.latest().history_user == operator
 
@@ -592,6 +600,7 @@ def test_big_unfiltered_list_uses_the_row_estimate(console, operator_client, mon
 
     assert response.context["cl"].result_count == 2_500_000
     assert not any("COUNT(" in sql.upper() for sql in queries)
+    assert "about 2,500,000 transactions" in response.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)

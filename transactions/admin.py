@@ -6,9 +6,19 @@ import json
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin import FinancialRecordAdmin, FinancialRecordInline
+from cards.models import Card
+from core.admin import (
+    FinancialRecordAdmin,
+    FinancialRecordInline,
+    PagePanel,
+    change_page_panel,
+    money_column,
+)
+from transactions import selectors
 from transactions.models import (
     AccountFunds,
     BalanceReport,
@@ -21,6 +31,35 @@ from transactions.models import (
     TransactionEvent,
     UnmatchedAuthorization,
 )
+
+# --- A card's page: its spend against each limit, and its latest transactions -----------------
+
+
+@change_page_panel(Card)
+def card_spend_panel(request, card) -> PagePanel:
+    windows = selectors.card_limit_windows(card, timezone.now())
+    return PagePanel(
+        id="card-spend",
+        title="Spend against limits",
+        template="admin/transactions/panels/card_spend.html",
+        context={"windows": windows},
+    )
+
+
+@change_page_panel(Card)
+def card_transactions_panel(request, card) -> PagePanel | None:
+    if not request.user.has_perm("transactions.view_transaction"):
+        return None
+    changelist = reverse("admin:transactions_transaction_changelist")
+    return PagePanel(
+        id="card-transactions",
+        title="Latest transactions",
+        template="admin/transactions/panels/transactions.html",
+        context={
+            "transactions": selectors.card_recent_transactions(card),
+            "more_url": f"{changelist}?card__id__exact={card.pk}",
+        },
+    )
 
 
 class TransactionEventInline(FinancialRecordInline):
@@ -49,8 +88,7 @@ class TransactionAdmin(FinancialRecordAdmin):
     list_display = (
         "token",
         "card",
-        "amount",
-        "currency",
+        money_column("amount", currency_field="currency"),
         "merchant_descriptor",
         "mcc",
         "status",
@@ -115,7 +153,7 @@ class TransactionEventAdmin(FinancialRecordAdmin):
         "transaction",
         "source",
         "type",
-        "amount",
+        money_column("amount"),
         "result",
         "created",
         "account",
@@ -145,7 +183,15 @@ class TransactionEventAdmin(FinancialRecordAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(FinancialRecordAdmin):
-    list_display = ("id", "account", "kind", "amount", "balance_after", "transaction", "created_at")
+    list_display = (
+        "id",
+        "account",
+        "kind",
+        money_column("amount"),
+        money_column("balance_after"),
+        "transaction",
+        "created_at",
+    )
     list_select_related = ("account", "transaction")
     list_filter = ("kind",)
     search_fields = ("=event_token", "=transaction__token")
@@ -178,7 +224,7 @@ class UnmatchedAuthorizationAdmin(FinancialRecordAdmin):
 class SpendCounterAdmin(FinancialRecordAdmin):
     """Derived totals, kept by the engine and checked by `check_ledger`: read-only."""
 
-    list_display = ("scope", "owner_id", "period", "amount", "account", "updated_at")
+    list_display = ("scope", "owner_id", "period", money_column("amount"), "account", "updated_at")
     list_select_related = ("account",)
     list_filter = ("scope",)
     search_fields = ("=owner_id",)
@@ -192,7 +238,7 @@ class SpendCounterAdmin(FinancialRecordAdmin):
 class AccountFundsAdmin(FinancialRecordAdmin):
     """Open holds per account, beside the posted balance: read-only."""
 
-    list_display = ("account", "held", "opened_at", "updated_at")
+    list_display = ("account", money_column("held"), "opened_at", "updated_at")
     list_select_related = ("account",)
     fields = ("account", "held", "opened_at", "updated_at")
     readonly_fields = tuple(flatten(fields))
@@ -214,8 +260,8 @@ class DisputeAdmin(FinancialRecordAdmin):
         "source",
         "status",
         "disposition",
-        "amount",
-        "credited",
+        money_column("amount"),
+        money_column("credited"),
         "transaction",
         "account",
         "opened_at",
@@ -246,7 +292,15 @@ class DisputeAdmin(FinancialRecordAdmin):
 
 @admin.register(DisputeEvent)
 class DisputeEventAdmin(FinancialRecordAdmin):
-    list_display = ("token", "dispute", "type", "action", "amount", "credit", "created")
+    list_display = (
+        "token",
+        "dispute",
+        "type",
+        "action",
+        money_column("amount"),
+        "credit",
+        "created",
+    )
     list_select_related = ("dispute",)
     list_filter = ("type",)
     search_fields = ("=token", "=dispute__token")

@@ -1,12 +1,26 @@
-"""Reads of the transactions app: the ledger and counter reconciliation."""
+"""Reads of the transactions app: the ledger and counter reconciliation, a card's spend."""
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 
 from accounts.roles import OWN_ONLY
-from transactions.models import BalanceReport, Dispute, Transaction
+from spending.models import SpendLimitDuration
+from transactions.models import (
+    LIFETIME_PERIOD,
+    ZERO,
+    BalanceReport,
+    CounterScope,
+    Dispute,
+    SpendCounter,
+    Transaction,
+)
+from transactions.spend_windows import day_period, periods_read, window_first_day
 
 # Posted balance against the ledger, for every account the ledger has touched; accounts it has
 # not touched must have no entries.
@@ -146,3 +160,71 @@ def latest_balance_reports() -> QuerySet[BalanceReport]:
         .order_by("account_id", "-reported_at", "-id")
         .distinct("account_id")
     )
+
+
+@dataclass(frozen=True)
+class LimitWindow:
+    """One limit of a card (its own, or its profile's) and the spend it counts now."""
+
+    owner: str  # "Card", or "Profile <name>"
+    limit: Decimal
+    duration: str
+    first_day: datetime.date | None  # None: all of the card's life, or each transaction alone
+    last_day: datetime.date | None
+    spent: Decimal | None  # None for a per-transaction limit: there is no window to fill
+
+    @property
+    def remaining(self) -> Decimal | None:
+        return None if self.spent is None else max(self.limit - self.spent, ZERO)
+
+    @property
+    def used_percent(self) -> int | None:
+        if self.spent is None or self.limit <= 0:
+            return None
+        return min(100, int(self.spent * 100 / self.limit))
+
+
+def _counted(scope: str, owner_id: int, duration: str, moment: datetime.datetime) -> Decimal:
+    periods = periods_read(duration, moment)
+    if periods is None:
+        return ZERO
+    counters = SpendCounter.objects.filter(scope=scope, owner_id=owner_id)
+    if periods == (LIFETIME_PERIOD, LIFETIME_PERIOD):
+        counters = counters.filter(period=LIFETIME_PERIOD)
+    else:
+        counters = counters.filter(period__gte=periods[0], period__lte=periods[1])
+    return counters.aggregate(total=Sum("amount"))["total"] or ZERO
+
+
+def card_limit_windows(card, moment: datetime.datetime) -> list[LimitWindow]:
+    """The card's limit and its profile's, each with the window the authorization engine reads
+    at `moment` (transactions.spend_windows) and what the spend counters hold for it."""
+    limits = []
+    if card.spend_limit > 0:
+        limits.append(("Card", CounterScope.CARD, card.pk, card.spend_limit,
+                       card.spend_limit_duration))  # fmt: skip
+    profile = card.profile
+    if profile is not None and profile.spend_limit:
+        limits.append((f"Profile {profile.name}", CounterScope.PROFILE, profile.pk,
+                       profile.spend_limit, profile.spend_limit_duration))  # fmt: skip
+    windows = []
+    for owner, scope, owner_id, limit, duration in limits:
+        per_transaction = duration == SpendLimitDuration.TRANSACTION
+        first = window_first_day(duration, moment)
+        windows.append(
+            LimitWindow(
+                owner=owner,
+                limit=limit,
+                duration=duration,
+                first_day=first,
+                last_day=None
+                if per_transaction
+                else datetime.date.fromisoformat(day_period(moment)),
+                spent=None if per_transaction else _counted(scope, owner_id, duration, moment),
+            )
+        )
+    return windows
+
+
+def card_recent_transactions(card, *, limit: int = 10) -> list[Transaction]:
+    return list(Transaction.objects.filter(card=card).order_by("-transaction_date")[:limit])
