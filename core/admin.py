@@ -51,6 +51,7 @@ __all__ = [
     "ObjectButton",
     "PagePanel",
     "ReadOnlyAdminMixin",
+    "RecordPageMixin",
     "RECORD_FIELDSET",
     "BusinessInlineMixin",
     "BusinessModelAdmin",
@@ -572,7 +573,26 @@ def _is_deleted(obj) -> bool:
     return obj is not None and getattr(obj, "deleted", None) is not None
 
 
-class BusinessModelAdmin(PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin):
+class RecordPageMixin:
+    """A record's page shows its neighbours (panels other apps register) and the buttons of
+    what can be done to it (`object_buttons`, none for a deleted row)."""
+
+    def object_buttons(self, request, obj) -> list[ObjectButton]:
+        return []
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["panels"] = page_panels(request, obj)
+            if not _is_deleted(obj):
+                context["object_buttons"] = self.object_buttons(request, obj)
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add, change, form_url, obj
+        )
+
+
+class BusinessModelAdmin(
+    RecordPageMixin, PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, SafeDeleteAdmin
+):
     """Admin for a `core.models.BusinessModel`: soft delete, undelete and change history.
 
     The changelist shows live rows; the "Deleted" filter brings soft-deleted rows in,
@@ -601,18 +621,6 @@ class BusinessModelAdmin(PiiAdminMixin, IndexedSearchMixin, SimpleHistoryAdmin, 
         if obj is not None:
             fields += tuple(name for name in self.change_readonly_fields if name not in fields)
         return fields
-
-    # -- the record's page: its neighbours (panels) and what can be done to it (buttons) --
-
-    def object_buttons(self, request, obj) -> list[ObjectButton]:
-        return []
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:
-            context["panels"] = page_panels(request, obj)
-            if not _is_deleted(obj):
-                context["object_buttons"] = self.object_buttons(request, obj)
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_change_permission(self, request, obj=None):
         if _is_deleted(obj):
@@ -792,7 +800,9 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class FinancialRecordAdmin(ReadOnlyAdminMixin, IndexedSearchMixin, admin.ModelAdmin):
+class FinancialRecordAdmin(
+    RecordPageMixin, ReadOnlyAdminMixin, IndexedSearchMixin, admin.ModelAdmin
+):
     """Read-only admin for a `core.models.FinancialRecord` on a huge table.
 
     Records are written by the money flows and never edited or deleted by hand. The list
