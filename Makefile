@@ -45,6 +45,7 @@ serve-demo:
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_mcc
 	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py refresh_rollups --days 60
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py create_api_key --demo --name demo
 	$(PY) manage.py runserver 127.0.0.1:8000

@@ -15,8 +15,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and users"
 
     def ready(self) -> None:
+        # The account page's panels (core.admin.change_page_panel).
         from django.contrib.auth.signals import user_logged_in
 
+        from accounts import overview, panels, search  # noqa: F401
         from accounts.backends import update_last_login_in_auth_scope
 
         # Django's own receiver writes `last_login` in whatever context the login view has

@@ -53,7 +53,7 @@ from accounts.security import (
     security_event_record_refusal,
     user_target,
 )
-from core.admin import pii_field_names
+from core.admin import console_search, overview_sections, pii_field_names
 from core.audit import client_ip
 from core.forms import reason_field
 from core.tenancy import system_scope
@@ -256,6 +256,7 @@ class ConsoleAdminSite(admin.AdminSite):
             path("mfa/setup/", self._second_factor_view(self.mfa_setup), name="mfa_setup"),
             path("mfa/codes/", self._second_factor_view(self.mfa_codes), name="mfa_codes"),
             path("mfa/passkeys/", self.admin_view(self.mfa_passkeys), name="mfa_passkeys"),
+            path("search/", self.admin_view(self.search), name="search"),
             path(
                 "reveal/<str:app_label>/<str:model_name>/<str:object_id>/<str:field_name>/",
                 self.admin_view(self.reveal_pii),
@@ -263,6 +264,25 @@ class ConsoleAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    # --- the search box on every page ---------------------------------------------------
+
+    def search(self, request):
+        """Tokens, Lithic tokens, last four, emails, merchant and account names: straight to
+        the record when exactly one matches exactly, else the matches by kind."""
+        term = request.GET.get("q", "")[:200]
+        hits = console_search(request, term)
+        exact = [hit for hit in hits if hit.exact]
+        if len(exact) == 1:
+            return HttpResponseRedirect(exact[0].url)
+        kinds: dict[str, list] = {}
+        for hit in hits:
+            kinds.setdefault(hit.kind, []).append(hit)
+        return self._page(
+            request,
+            "admin/search.html",
+            {"title": f"Search: {term}" if term else "Search", "term": term, "kinds": kinds},
+        )
 
     # --- personal data, revealed with a reason --------------------------------------------
 
@@ -341,6 +361,11 @@ class ConsoleAdminSite(admin.AdminSite):
             response.status_code = 429
             response["Retry-After"] = str(throttled.retry_after)
         return response
+
+    def index(self, request, extra_context=None):
+        """The overview (each app's sections), above Django's list of apps."""
+        extra_context = {**(extra_context or {}), "overview": overview_sections(request)}
+        return super().index(request, extra_context)
 
     def each_context(self, request):
         context = super().each_context(request)

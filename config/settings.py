@@ -472,6 +472,10 @@ WEBHOOK_POLL_INTERVAL_SECONDS = env.float("WEBHOOK_POLL_INTERVAL_SECONDS", defau
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The console's overview reads daily rollups of transactions (transactions.rollups): each run
+# of `refresh_rollups` rebuilds this many recent days; its figures are cached this long.
+ROLLUP_RECENT_DAYS = env.int("ROLLUP_RECENT_DAYS", default=3)
+ROLLUP_CACHE_SECONDS = env.int("ROLLUP_CACHE_SECONDS", default=60)
 # The console's date and time formats: seconds and the time zone (config/formats).
 FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True

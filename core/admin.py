@@ -23,6 +23,7 @@ from django.contrib.admin.utils import (
     model_ngettext,
     quote,
 )
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import (
     NON_FIELD_ERRORS,
     EmptyResultSet,
@@ -34,7 +35,7 @@ from django.core.paginator import Paginator
 from django.db import connections, models, router, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -42,14 +43,19 @@ from django.utils.text import Truncator, capfirst
 from safedelete.admin import SafeDeleteAdmin, SafeDeleteAdminFilter, highlight_deleted
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
+from simple_history.utils import get_history_manager_for_model
 
 from core.encryption import BlindIndexField, EncryptedFieldMixin, blind_index_filter
+from core.errors import DomainError
 from core.money import format_money
 from core.soft_delete import UndeleteConflict, soft_delete, undelete
 
 __all__ = [
     "ObjectButton",
     "PagePanel",
+    "RelatedHistory",
+    "RelatedHistoryMixin",
+    "ServiceRefusalMixin",
     "ReadOnlyAdminMixin",
     "RecordPageMixin",
     "RECORD_FIELDSET",
@@ -107,6 +113,7 @@ class PagePanel:
     title: str
     template: str
     context: dict
+    order: int = 100  # lower first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +144,7 @@ def change_page_panel(model: type[models.Model]):
 
 def page_panels(request, obj) -> list[PagePanel]:
     panels = (func(request, obj) for func in _PANELS.get(type(obj), ()))
-    return [panel for panel in panels if panel is not None]
+    return sorted((panel for panel in panels if panel is not None), key=lambda p: p.order)
 
 
 def money_column(field: str, *, currency_field: str = "", description: str = ""):
@@ -784,6 +791,268 @@ class BusinessInlineMixin(PiiAdminMixin):
         return not _is_deleted(obj) and super().has_delete_permission(request, obj)
 
 
+# --- A service's refusal on a change form -----------------------------------------------------
+
+# Where the first, refused attempt to save leaves its error for the form shown again.
+_REFUSAL_ATTR = "_console_service_refusal"
+
+
+class ServiceRefusalMixin:
+    """A service that `save_model` or `save_related` calls may refuse the change (a DomainError,
+    or a ValidationError from its checks): the form is shown again, as posted, with the refusal
+    as its error, instead of a server error.
+
+    Saving a change form is one transaction: the refusal rolls back all of that save (the row,
+    its inlines, the history, the log entry). The page is then built again from the posted
+    data, and the form reports the refusal (on the field a ValidationError names, else above
+    the form) so it is not saved.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context
+            )
+        except (DomainError, ValidationError) as exc:
+            if request.method != "POST" or hasattr(request, _REFUSAL_ATTR):
+                raise
+            setattr(request, _REFUSAL_ATTR, exc)
+        return super().changeform_view(  # type: ignore[misc]
+            request, object_id, form_url, extra_context
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+        refusal = getattr(request, _REFUSAL_ATTR, None)
+        if refusal is None:
+            return form
+        return type(form.__name__, (_RefusedFormMixin, form), {"refusal": refusal})
+
+
+class _RefusedFormMixin:
+    """A form whose save a service refused: it carries the refusal as its error."""
+
+    refusal: Exception
+    fields: dict
+
+    def clean(self):
+        cleaned = super().clean()  # type: ignore[misc]
+        refusal = self.refusal
+        if isinstance(refusal, DomainError):
+            placed: dict[str | None, list] = {None: [refusal.message]}
+        elif hasattr(refusal, "error_dict"):
+            placed = {}
+            for field, errors in refusal.error_dict.items():
+                placed.setdefault(field if field in self.fields else None, []).extend(errors)
+        else:
+            placed = {None: list(refusal.error_list)}  # type: ignore[attr-defined]
+        for field, errors in placed.items():
+            self.add_error(field, errors)  # type: ignore[attr-defined]
+        return cleaned
+
+
+# --- The history of the rows that belong to a record -------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RelatedHistory:
+    """Rows of another audited model whose changes belong to a record's history (a spending
+    profile's rules): `parent` is their foreign key to the record, and `noun` names one of them
+    in the list, as in "Rule added: BLOCKED 7995 Betting, casino gambling"."""
+
+    model: type[models.Model]
+    parent: str
+    noun: str
+
+
+class RelatedHistoryMixin:
+    """A record's history page also lists the history of the rows of `related_histories`
+    (added, changed, deleted, undeleted), interleaved with its own by time, each with who and
+    when like the record's own rows, and its changes against that row's previous version.
+
+    Those rows carry `related_history_label` and `related_history_url` (that version's page) for
+    the list template (`object_history_list_template`) to show. A user who may not view the
+    related model sees only the record's own history.
+    """
+
+    related_histories: tuple[RelatedHistory, ...] = ()
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        own = super().get_history_queryset(  # type: ignore[misc]
+            request, history_manager, pk_name, object_id
+        )
+        related = [
+            (entry, _history_of_children(entry, object_id))
+            for entry in self.related_histories
+            if _may_view(request, entry.model)
+        ]
+        if not related:
+            return own
+        return _MergedHistory(own, related, site_name=self.admin_site.name)  # type: ignore[attr-defined]
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        paginator = getattr(historical_records, "paginator", None)
+        if not isinstance(getattr(paginator, "object_list", None), _MergedHistory):
+            return super().set_history_delta_changes(  # type: ignore[misc]
+                request, historical_records, foreign_keys_are_objs
+            )
+        # Rows of several records are interleaved: each is compared with the previous version
+        # of its own record, not with the row below it.
+        for record in historical_records:
+            previous = record.history_previous
+            if previous is None:
+                continue
+            delta = record.diff_against(previous, foreign_keys_are_objs=foreign_keys_are_objs)
+            if record.instance_type is self.model:  # type: ignore[attr-defined]
+                helper = self.get_historical_record_context_helper(  # type: ignore[attr-defined]
+                    request, record
+                )
+            else:
+                helper = _MaskedHistoryContextHelper(record.instance_type, record)
+            record.history_delta_changes = helper.context_for_delta_changes(delta)
+        return None
+
+
+def _history_of_children(entry: RelatedHistory, parent_id):
+    history = get_history_manager_for_model(entry.model)
+    return history.filter(**{entry.parent: parent_id}).select_related(
+        "history_user", *_tracked_foreign_keys(history.model)
+    )
+
+
+def _may_view(request, model: type[models.Model]) -> bool:
+    opts = model._meta
+    return any(
+        request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+        for action in ("view", "change")
+    )
+
+
+class _MergedHistory:
+    """The history rows of a record and of its related rows as one list, newest first, read a
+    page at a time: the object list of the history page's Paginator."""
+
+    ordered = True  # newest first; the Paginator warns about unordered lists
+
+    def __init__(self, own, related, *, site_name: str):
+        self.model = own.model  # the history page looks a hard-deleted record up here
+        self._own = own
+        self._streams = [(None, own), *related]
+        self._site_name = site_name
+
+    def latest(self, *fields):
+        return self._own.latest(*fields)
+
+    def count(self) -> int:
+        return sum(records.count() for _entry, records in self._streams)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, page: slice) -> list:
+        # Which rows, from a UNION of (time, history id, stream) of every stream; then the rows
+        # themselves, one query per stream (and one for their previous versions).
+        keys = list(self._keys()[page])
+        wanted: dict[int, list[int]] = {}
+        for _date, history_id, stream in keys:
+            wanted.setdefault(stream, []).append(history_id)
+        fetched = {}
+        for stream, history_ids in wanted.items():
+            entry, records = self._streams[stream]
+            for record in _with_previous(records.filter(history_id__in=history_ids)):
+                if entry is not None:
+                    self._describe(record, entry)
+                fetched[(stream, record.history_id)] = record
+        return [fetched[(stream, history_id)] for _date, history_id, stream in keys]
+
+    def _keys(self):
+        first, *rest = (
+            records.order_by()
+            .annotate(history_stream=models.Value(index, output_field=models.IntegerField()))
+            .values_list("history_date", "history_id", "history_stream")
+            for index, (_entry, records) in enumerate(self._streams)
+        )
+        return first.union(*rest, all=True).order_by("-history_date", "-history_id")
+
+    def _describe(self, record, entry: RelatedHistory) -> None:
+        instance = _instance_with_relations(record)
+        what = _what_happened(record, record.history_previous)
+        record.related_history_label = f"{entry.noun} {what}: {instance}"
+        opts = entry.model._meta
+        try:
+            record.related_history_url = reverse(
+                f"{self._site_name}:{opts.app_label}_{opts.model_name}_simple_history",
+                args=(quote(instance.pk), record.history_id),
+            )
+        except NoReverseMatch:  # the related model has no history pages of its own
+            record.related_history_url = ""
+
+
+def _with_previous(records) -> list:
+    """The history rows, each with `history_previous`: its record's version before it, or None."""
+    history_model = records.model
+    pk = history_model.instance_type._meta.pk.attname
+    earlier = (
+        history_model._default_manager.filter(**{pk: models.OuterRef(pk)})
+        .filter(
+            models.Q(history_date__lt=models.OuterRef("history_date"))
+            | models.Q(
+                history_date=models.OuterRef("history_date"),
+                history_id__lt=models.OuterRef("history_id"),
+            )
+        )
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    rows = list(records.annotate(previous_history_id=models.Subquery(earlier)))
+    previous_ids = [row.previous_history_id for row in rows if row.previous_history_id]
+    previous = {}
+    if previous_ids:
+        versions = history_model._default_manager.filter(history_id__in=previous_ids)
+        previous = {
+            row.history_id: row
+            for row in versions.select_related(*_tracked_foreign_keys(history_model))
+        }
+    for row in rows:
+        row.history_previous = previous.get(row.previous_history_id)
+    return rows
+
+
+def _tracked_foreign_keys(history_model) -> list[str]:
+    return [f.name for f in history_model.tracked_fields if isinstance(f, models.ForeignKey)]
+
+
+def _instance_with_relations(record):
+    """The row as it was in this version, with the related rows the history row has read."""
+    instance = record.instance
+    for field in instance._meta.concrete_fields:
+        if not field.is_relation:
+            continue
+        try:
+            history_field = record._meta.get_field(field.name)
+        except FieldDoesNotExist:
+            continue
+        if history_field.is_cached(record):
+            field.set_cached_value(instance, history_field.get_cached_value(record))
+    return instance
+
+
+def _what_happened(record, previous) -> str:
+    """What a history row did to its row, as the history page says it: a soft delete and an
+    undelete are saves that set or clear `deleted`."""
+    if record.history_type == "+":
+        return "added"
+    if record.history_type == "-":
+        return "removed"
+    was_deleted = previous is not None and getattr(previous, "deleted", None) is not None
+    is_deleted = getattr(record, "deleted", None) is not None
+    if is_deleted and not was_deleted:
+        return "deleted"
+    if was_deleted and not is_deleted:
+        return "undeleted"
+    return "changed"
+
+
 # --- Financial records -------------------------------------------------------------------------
 
 
@@ -820,3 +1089,60 @@ class FinancialRecordInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
+
+
+# --- The overview (the console's front page) ---------------------------------------------------
+
+_OVERVIEW: list = []
+
+
+def overview_section(func):
+    """Register `func(request) -> PagePanel | None`: a section of the console's front page.
+
+    Each app adds what it knows (authorizations, the webhook inbox, the sync with Lithic,
+    lockouts); the admin site, in the lowest app, imports none of them.
+    """
+    _OVERVIEW.append(func)
+    return func
+
+
+def overview_sections(request) -> list[PagePanel]:
+    sections = (func(request) for func in _OVERVIEW)
+    return sorted((s for s in sections if s is not None), key=lambda s: s.order)
+
+
+# --- The console's search box ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchHit:
+    kind: str  # what it is: "Card", "Transaction", "Merchant"
+    label: str
+    url: str
+    exact: bool = False  # the term names this record and nothing else (a token, an email)
+
+
+_SEARCH: list = []
+
+
+def search_provider(func):
+    """Register `func(request, term) -> list[SearchHit]` for the search box on every page.
+
+    Each app searches its own records, within the operator's view permissions.
+    """
+    _SEARCH.append(func)
+    return func
+
+
+def console_search(request, term: str) -> list[SearchHit]:
+    term = term.strip()
+    if not term:
+        return []
+    return [hit for func in _SEARCH for hit in func(request, term)]
+
+
+def as_uuid(term: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(term)
+    except ValueError:
+        return None

@@ -114,3 +114,28 @@ class CacheGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+class CheckRun(models.Model):
+    """The outcome of a scheduled check (`check_ledger`, `reconcile_lithic`): the console's
+    overview shows the latest of each. One row per run; old rows may be pruned freely."""
+
+    name = models.CharField(max_length=50)
+    ran_at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    summary = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "core_check_runs"
+        indexes = [models.Index(fields=["name", "-ran_at"], name="core_check_runs_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.ran_at}: {'ok' if self.ok else 'problems'}"
+
+
+def check_run_record(name: str, *, ok: bool, summary: str) -> CheckRun:
+    return CheckRun.objects.create(name=name, ok=ok, summary=summary[:4000])
+
+
+def check_run_latest(name: str) -> CheckRun | None:
+    return CheckRun.objects.filter(name=name).order_by("-ran_at").first()

@@ -7,7 +7,8 @@ class LithicConfig(AppConfig):
     verbose_name = "Lithic"
 
     def ready(self) -> None:
-        from lithic_integration import checks, outbox
+        # `overview`: the overview's section (core.admin.overview_section).
+        from lithic_integration import checks, outbox, overview  # noqa: F401
 
         # Fail at start-up, not at the first request Lithic sends.
         checks.check_configuration()

@@ -7,6 +7,8 @@ class SpendingConfig(AppConfig):
     verbose_name = "Spending rules"
 
     def ready(self):
+        # The account page's panels (core.admin.change_page_panel).
+        from spending import panels  # noqa: F401
         from spending.models import ProfileCategory
         from spending.services import profile_category_saved
 

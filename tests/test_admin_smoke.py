@@ -43,6 +43,7 @@ from spending.services import mcc_catalogue_load, profile_category_set, spending
 from transactions.models import (
     AccountFunds,
     BalanceReport,
+    DailyRollup,
     Dispute,
     DisputeEvent,
     LedgerEntry,
@@ -59,7 +60,8 @@ from webhooks.models import Webhook
 CONSOLE_APPS = ("accounts", "spending", "cards", "transactions", "webhooks")
 # The database's own index of the transactions' ids and tokens: each shows with its transaction.
 # The security log's refusal counters: each window's count is in the log itself.
-NOT_IN_CONSOLE = {TransactionKey, SecurityRefusalWindow}
+# The overview's daily rollups: derived from the transactions, shown as the overview.
+NOT_IN_CONSOLE = {TransactionKey, SecurityRefusalWindow, DailyRollup}
 PHONE = "+1 555 010 4477"
 TAX_ID = "12-3456789"
 ACCOUNT_STREET = "1 Market Street"

@@ -627,3 +627,29 @@ class BalanceReport(FinancialRecord):
 
     def __str__(self) -> str:
         return f"{self.financial_account_type} {self.lithic_total} {self.currency}"
+
+
+class DailyRollup(models.Model):
+    """Transactions of one UTC day summed by account, status, Lithic result, MCC and merchant:
+    what the console's overview reads instead of the transactions table.
+
+    Kept current by `refresh_rollups` (transactions.rollups), which rebuilds the recent days
+    from the transactions of each day (one index range per day); no row is written on the
+    authorization path, so deciding an authorization never waits on a shared counter.
+    """
+
+    day = models.DateField()
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=TransactionStatus.choices)
+    result = models.CharField(max_length=40, blank=True, default="")
+    mcc = models.CharField(max_length=4, blank=True, default="")
+    merchant = models.CharField(max_length=255, blank=True, default="")
+    count = models.PositiveIntegerField()
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        db_table = "transaction_daily_rollups"
+        indexes = [models.Index(fields=["day"], name="transaction_rollups_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status} {self.merchant}: {self.count}, {self.amount}"

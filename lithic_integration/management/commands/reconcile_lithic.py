@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.commands import AuditedCommand
+from core.models import check_run_record
 from lithic_integration import gateway as lithic_gateway
 from lithic_integration.errors import LithicError
 from lithic_integration.reconcile import (
@@ -66,6 +67,7 @@ class Command(AuditedCommand):
                 differences += reconcile_transactions(since=since, fix=options["fix"])
                 differences += reconcile_balances()
         except LithicError as exc:
+            check_run_record("reconcile_lithic", ok=False, summary=f"stopped: {exc.message}")
             raise CommandError(f"reconcile_lithic stopped: {exc.message}") from exc
         remaining = [d for d in differences if not d.fixed]
         if differences:
@@ -73,6 +75,11 @@ class Command(AuditedCommand):
                 self.stdout.write(line)
         fixed = len(differences) - len(remaining)
         summary = f"reconcile_lithic: {len(differences)} difference(s), {fixed} fixed"
+        check_run_record(
+            "reconcile_lithic",
+            ok=not remaining,
+            summary=f"{len(differences)} difference(s), {fixed} fixed, {len(remaining)} remaining",
+        )
         if remaining:
             self.stderr.write(self.style.ERROR(f"{summary}, {len(remaining)} remaining"))
             sys.exit(1)

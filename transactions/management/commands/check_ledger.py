@@ -1,6 +1,7 @@
 import sys
 
 from core.commands import AuditedCommand
+from core.models import check_run_record
 from transactions.selectors import ledger_mismatches
 
 
@@ -13,6 +14,13 @@ class Command(AuditedCommand):
 
     def handle(self, *args, **options):
         problems = ledger_mismatches()
+        check_run_record(
+            "check_ledger",
+            ok=not problems,
+            summary=f"{len(problems)} mismatch(es): " + "; ".join(problems[:5])
+            if problems
+            else "balances, holds and counters agree",
+        )
         if problems:
             for problem in problems:
                 self.stderr.write(problem)
