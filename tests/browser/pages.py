@@ -54,3 +54,13 @@ def csp_violations(driver) -> list[str]:
         for entry in driver.get_log("browser")
         if "Content Security Policy" in entry["message"]
     ]
+
+
+def log_in_with_code(driver, base: str, user, password: str) -> None:
+    """Password, then the code of the user's authenticator app (one is made if none)."""
+    from tests.console import current_code, totp_device
+
+    device = totp_device(user)
+    log_in(driver, base, user.email, password)
+    fill(driver, "token", current_code(device))
+    submit(driver, "mfa-form")
