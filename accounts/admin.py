@@ -6,7 +6,6 @@ lists: lists show the last four characters, or the city and country of an addres
 
 from __future__ import annotations
 
-import csv
 import json
 from decimal import Decimal
 
@@ -16,13 +15,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericStackedInline
 from django.contrib.contenttypes.forms import BaseGenericInlineFormSet
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -44,7 +45,7 @@ from accounts.models import (
     User,
 )
 from accounts.security import security_event_record, user_target
-from accounts.services import api_key_create, api_key_revoke
+from accounts.services import api_key_create, api_key_revoke, user_delete, user_update
 from accounts.settings_registry import REGISTRY
 from core.admin import (
     RECORD_FIELDSET,
@@ -54,9 +55,12 @@ from core.admin import (
     DeletedFilter,
     FinancialRecordAdmin,
     ReadOnlyAdminMixin,
+    ServiceRefusalMixin,
     highlight_deleted,
     money_column,
 )
+from core.errors import DomainError
+from core.streaming import csv_response
 
 
 def _last_four(value: str) -> str:
@@ -312,8 +316,13 @@ class UserCreationForm(auth_forms.AdminUserCreationForm):
         field_classes = {}
 
 
+# Who controls a customer's account: these change only through accounts.services.user_update,
+# which keeps an active owner on every account.
+_OWNER_RULE_FIELDS = ("role", "is_active")
+
+
 @admin.register(User)
-class UserAdmin(BusinessModelAdmin, DjangoUserAdmin):
+class UserAdmin(ServiceRefusalMixin, BusinessModelAdmin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = (
@@ -375,6 +384,55 @@ class UserAdmin(BusinessModelAdmin, DjangoUserAdmin):
         if obj is not None and obj.account_id is not None:
             return (AddressInline,)
         return ()
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            # The service's refusal (the last owner, an owner deleted by a non-owner): nothing
+            # was deleted; back to the user's page with the reason.
+            self.message_user(request, f"Not deleted: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:accounts_user_change", args=(quote(object_id),))
+            )
+
+    def delete_model(self, request, obj):
+        """A customer user is deleted through `user_delete`, which keeps an owner on every
+        account; an operator (no account) as any business row."""
+        if obj.account_id is None:
+            super().delete_model(request, obj)
+        else:
+            user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset.filter(deleted__isnull=True):
+            try:
+                with transaction.atomic():
+                    self.delete_model(request, user)
+            except DomainError as exc:
+                self.message_user(request, f"{user} not deleted: {exc.message}", messages.ERROR)
+
+    def save_model(self, request, obj, form, change):
+        """A customer user's role and activity change through `user_update`, whose refusal
+        (the account's last active owner) is shown on the form; other fields as edited."""
+        changed = form.changed_data
+        guarded = {name: getattr(obj, name) for name in _OWNER_RULE_FIELDS if name in changed}
+        stored = User.objects.get(pk=obj.pk) if change and guarded else None
+        if stored is None or stored.account_id is None:
+            # A new user, an operator (no account), or neither role nor activity changed.
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            # The rule is about the account the user is in now (the stored row), whatever the
+            # form does to the account field.
+            user_update(user=stored, **guarded)
+        except DomainError as exc:
+            field = next(iter(guarded)) if len(guarded) == 1 else NON_FIELD_ERRORS
+            raise ValidationError({field: exc.message}) from exc
+        concrete = {field.name for field in User._meta.concrete_fields}
+        others = [name for name in changed if name in concrete and name not in guarded]
+        if others:
+            obj.save(update_fields=others)
 
     @admin.display(description="name", ordering="last_name")
     def full_name(self, obj) -> str:
@@ -484,7 +542,7 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(SimpleHistoryAdmin):
+class ApiKeyAdmin(ServiceRefusalMixin, SimpleHistoryAdmin):
     """Operators create keys for customer users (the key is shown once) and revoke them."""
 
     list_display = (
@@ -648,23 +706,6 @@ class SecurityEventAdmin(FinancialRecordAdmin):
             "seq", "occurred_at", "kind", "outcome", "user_id", "actor", "target", "ip",
             "user_agent", "path", "webhook_id", "count", "window_end", "detail", "row_hash",
         ]  # fmt: skip
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield writer.writerow(columns)
-            for row in rows.values_list(*columns).iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [value.isoformat() if hasattr(value, "isoformat") else value for value in row]
-                )
-
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="security-log-{stamp}.csv"'
-        return response
-
-
-class _Echo:
-    """A file-like object whose write returns what it was given (csv.writer into a stream)."""
-
-    def write(self, value: str) -> str:
-        return value
+        return csv_response(
+            columns, rows.values_list(*columns).iterator(chunk_size=2000), name="security-log"
+        )

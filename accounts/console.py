@@ -16,6 +16,7 @@ Every step leaves a row in the security log (accounts.security, accounts.signals
 
 from __future__ import annotations
 
+import functools
 import io
 from urllib.parse import urlencode
 
@@ -46,6 +47,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import budgets
+from accounts.audit_views import audit_view
 from accounts.middleware import ENDED_BECAUSE
 from accounts.models import SecurityEventKind, SecurityEventOutcome, User
 from accounts.security import (
@@ -53,7 +55,7 @@ from accounts.security import (
     security_event_record_refusal,
     user_target,
 )
-from core.admin import console_search, overview_sections, pii_field_names
+from core.admin import console_search, console_views, overview_sections, pii_field_names
 from core.audit import client_ip
 from core.forms import reason_field
 from core.tenancy import system_scope
@@ -257,6 +259,11 @@ class ConsoleAdminSite(admin.AdminSite):
             path("mfa/codes/", self._second_factor_view(self.mfa_codes), name="mfa_codes"),
             path("mfa/passkeys/", self.admin_view(self.mfa_passkeys), name="mfa_passkeys"),
             path("search/", self.admin_view(self.search), name="search"),
+            path("audit/", self.admin_view(self.audit), name="audit"),
+            *(
+                path(route, self.admin_view(functools.partial(view, self)), name=name)
+                for route, name, view in console_views()
+            ),
             path(
                 "reveal/<str:app_label>/<str:model_name>/<str:object_id>/<str:field_name>/",
                 self.admin_view(self.reveal_pii),
@@ -264,6 +271,9 @@ class ConsoleAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    def audit(self, request):
+        return audit_view(self, request)
 
     # --- the search box on every page ---------------------------------------------------
 
@@ -370,6 +380,7 @@ class ConsoleAdminSite(admin.AdminSite):
     def each_context(self, request):
         context = super().each_context(request)
         context["mfa_required"] = mfa_required()
+        context["console"] = True  # the console's own links (a plain AdminSite has none)
         return context
 
     # --- the second factor's pages ------------------------------------------------------

@@ -177,6 +177,7 @@ class User(BusinessModel, AbstractBaseUser, PermissionsMixin):
             ("reveal_pii", "Can reveal personal data in the console (with a reason, logged)"),
             ("unlock_login", "Can lift a login lockout"),
             ("reset_mfa", "Can remove a user's second factor (they enrol again)"),
+            ("view_audit_trail", "Can read and export the audit trail of every change"),
         ]
 
     def __str__(self) -> str:

@@ -81,22 +81,22 @@ def write_csv(path: Path, rows: int) -> None:
     """The rows seed_demo would load, from the same generator and seed, as a CSV file."""
     from django.utils import timezone
 
-    from lithic_integration import demo
+    from demo import bulk
 
-    cards = demo.card_spends()
-    generated = demo.transaction_rows(
-        cards=cards, count=rows, rng=demo.transaction_rng(SEED), now=timezone.now()
+    cards = bulk.card_spends()
+    generated = bulk.transaction_rows(
+        cards=cards, count=rows, rng=bulk.transaction_rng(SEED), now=timezone.now()
     )
     with path.open("w", encoding="utf-8", newline="") as out:
-        out.writelines(demo.csv_lines(generated))
+        out.writelines(bulk.csv_lines(generated))
 
 
 def copy_csv(conn: psycopg.Connection, path: Path) -> float:
     """Seconds for COPY ... FROM STDIN WITH (FORMAT csv) of the file, commit included."""
-    from lithic_integration import demo
+    from demo import bulk
 
     statement = _table_sql(
-        "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", demo.TRANSACTION_COLUMNS
+        "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", bulk.TRANSACTION_COLUMNS
     )
     started = time.perf_counter()
     with conn.cursor() as cursor, cursor.copy(statement) as copy, path.open("rb") as source:

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "bench_webhooks",
     "bench_scale",
     "bench_login_flood",
+    "bench_admin",
 )
 
 

@@ -18,12 +18,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from cards.models import Card, CardProduct, CardState
-from cards.services import card_set_limit, card_set_state, card_update
+from cards.services import card_set_cardholder, card_set_limit, card_set_state, card_update
 from core.admin import (
     RECORD_FIELDSET,
     BusinessModelAdmin,
     DeletedFilter,
     ObjectButton,
+    PagePanel,
+    ServiceRefusalMixin,
+    change_page_panel,
     highlight_deleted,
     money_column,
 )
@@ -31,9 +34,10 @@ from core.audit import audit_context
 from core.errors import DomainError
 from core.forms import reason_field
 from spending.admin import LITHIC_SYNC_FIELDSET, LITHIC_SYNC_READONLY, LithicSyncColumnMixin
+from spending.models import SpendingProfile
 
 _LIMIT_FIELDS = frozenset({"spend_limit", "spend_limit_duration"})
-_SERVICE_FIELDS = frozenset({"memo", "profile"})
+_SERVICE_FIELDS = frozenset({"memo", "profile", "cardholder"})
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class CardProductAdmin(BusinessModelAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
+class CardAdmin(ServiceRefusalMixin, LithicSyncColumnMixin, BusinessModelAdmin):
     list_display = (
         highlight_deleted,
         "account",
@@ -219,15 +223,18 @@ class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # What Lithic must hear about (limit, memo, profile) goes through the services, which
-        # also record the pending push; the other descriptive fields are saved as edited.
+        # also record the pending push; the cardholder goes through its own (a user of the
+        # card's account). The other descriptive fields are saved as edited.
         changed = set(form.changed_data)
+        if "cardholder" in changed:
+            card_set_cardholder(card=obj, cardholder=obj.cardholder)
         if changed & _LIMIT_FIELDS:
             card_set_limit(
                 card=obj,
                 spend_limit=obj.spend_limit,
                 spend_limit_duration=obj.spend_limit_duration,
             )
-        if changed & _SERVICE_FIELDS:
+        if changed & {"memo", "profile"}:
             card_update(
                 card=obj,
                 memo=obj.memo if "memo" in changed else None,
@@ -284,3 +291,29 @@ class CardAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
             )
         for problem in problems:
             self.message_user(request, f"Not {verb}: {problem}", messages.WARNING)
+
+
+# --- A spending profile's page: the cards that use it -----------------------------------------
+
+PROFILE_CARDS_SHOWN = 20
+
+
+@change_page_panel(SpendingProfile)
+def profile_cards_panel(request, profile) -> PagePanel | None:
+    """The cards that use a spending profile, newest first, and a link to the list of all of
+    them (the card list filtered by the profile)."""
+    if not (request.user.has_perm("cards.view_card") or request.user.has_perm("cards.change_card")):
+        return None
+    cards = Card.objects.filter(profile=profile)
+    total = cards.count()
+    changelist = reverse("admin:cards_card_changelist")
+    return PagePanel(
+        id="profile-cards",
+        title=f"Cards using this profile ({total})",
+        template="admin/cards/panels/profile_cards.html",
+        context={
+            "cards": list(cards.select_related("cardholder")[:PROFILE_CARDS_SHOWN]),
+            "total": total,
+            "more_url": f"{changelist}?profile__id__exact={profile.pk}",
+        },
+    )

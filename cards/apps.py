@@ -7,4 +7,4 @@ class CardsConfig(AppConfig):
 
     def ready(self) -> None:
         # The account page's panels (core.admin.change_page_panel).
-        from cards import panels, search  # noqa: F401
+        from cards import as_of, panels, search  # noqa: F401

@@ -201,6 +201,38 @@ def card_update(
     return card
 
 
+@transaction.atomic
+def card_set_cardholder(*, card: Card, cardholder) -> Card:
+    """Give a card to another user of its account (None: to nobody)."""
+    card = _card_for_update(card)
+    if (cardholder.pk if cardholder is not None else None) == card.cardholder_id:
+        return card
+    if cardholder is not None:
+        if cardholder.account_id != card.account_id:
+            raise ValidationError(
+                {
+                    "cardholder": ValidationError(
+                        "The cardholder must be a user of the card's account.",
+                        code="cardholder_other_account",
+                    )
+                }
+            )
+        if cardholder.deleted is not None:
+            raise ValidationError(
+                {
+                    "cardholder": ValidationError(
+                        "A deleted user cannot hold a card.", code="cardholder_deleted"
+                    )
+                }
+            )
+    card.cardholder = cardholder
+    card.full_clean()
+    # The history row (who, when, from whom to whom) is written by this save. Lithic does not
+    # hold the cardholder, so there is nothing to push.
+    card.save(update_fields=["cardholder"])
+    return card
+
+
 # --- The processor's side: what Lithic says about our cards ----------------------------------
 
 # The states we may ask Lithic for; the PENDING_* states are Lithic's own (fulfilment).

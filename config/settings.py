@@ -103,6 +103,8 @@ INSTALLED_APPS = [
     # Above the domain apps: it extends the cards and spending admin, so it comes after them.
     "lithic_integration",
     "drf_spectacular_sidecar",
+    # Demo data, not the product: only the `seed_demo` command (docs/decisions.md, 63).
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +128,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# bench_admin serves the console and, beside it, a stock admin (bench/stock_admin.py).
+ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="config.urls")
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -39,7 +39,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator, capfirst
+from django.utils.text import capfirst
 from safedelete.admin import SafeDeleteAdmin, SafeDeleteAdminFilter, highlight_deleted
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -616,12 +616,8 @@ class BusinessModelAdmin(
     # Fields set when the row is created and fixed afterwards (e.g. the owning account).
     change_readonly_fields: tuple[str, ...] = ()
     actions: tuple[str, ...] = ("delete_selected", "undelete_selected")
-    history_list_display = (
-        "history_actor",
-        "history_ip",
-        "history_user_agent",
-        "history_api_key",
-    )
+    # The history page's columns are its template's: when, who, change, why, what, from.
+    object_history_list_template = "admin/object_history_list.html"
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -693,14 +689,22 @@ class BusinessModelAdmin(
             return delete_selected(self, request, queryset)
         live = list(queryset.filter(deleted__isnull=True))
         if live:
-            self.log_deletions(request, live)
             self.delete_queryset(request, queryset)
-            self.message_user(
-                request,
-                f"Soft-deleted {len(live)} {model_ngettext(self.opts, len(live))}: they are "
-                "kept, with their history, and can be undeleted (filter “Deleted”).",
-                messages.SUCCESS,
+            # What was deleted (a service may have refused some, and said why).
+            gone = set(
+                self.model.all_objects.filter(
+                    pk__in=[obj.pk for obj in live], deleted__isnull=False
+                ).values_list("pk", flat=True)
             )
+            deleted = [obj for obj in live if obj.pk in gone]
+            if deleted:
+                self.log_deletions(request, deleted)
+                self.message_user(
+                    request,
+                    f"Soft-deleted {len(deleted)} {model_ngettext(self.opts, len(deleted))}: "
+                    "they are kept, with their history, and can be undeleted (filter “Deleted”).",
+                    messages.SUCCESS,
+                )
         return None
 
     def delete_queryset(self, request, queryset):
@@ -762,15 +766,6 @@ class BusinessModelAdmin(
 
     # -- history --
 
-    # simple-history calls an admin method named like a history column for each row and shows
-    # its result in that column (it sets the result on the row object it displays).
-
-    def history_ip(self, record) -> str:
-        return record.history_ip or ""
-
-    def history_user_agent(self, record) -> str:
-        return Truncator(record.history_user_agent).chars(60)
-
     def get_historical_record_context_helper(self, request, historical_record):
         return _MaskedHistoryContextHelper(self.model, historical_record)
 
@@ -804,8 +799,8 @@ class ServiceRefusalMixin:
 
     Saving a change form is one transaction: the refusal rolls back all of that save (the row,
     its inlines, the history, the log entry). The page is then built again from the posted
-    data, and the form reports the refusal (on the field a ValidationError names, else above
-    the form) so it is not saved.
+    data, with the refusal as the form's error (on the field a ValidationError names, else
+    above the form), which also keeps that second pass from saving.
     """
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -1146,3 +1141,23 @@ def as_uuid(term: str) -> uuid.UUID | None:
         return uuid.UUID(term)
     except ValueError:
         return None
+
+
+# --- Pages of the console that belong to no one model ------------------------------------------
+
+_VIEWS: list = []
+
+
+def console_view(route: str, name: str):
+    """Register `view(site, request, **kwargs)` at `admin/<route>` (URL name `admin:<name>`),
+    behind the console's login and second factor."""
+
+    def register(view):
+        _VIEWS.append((route, name, view))
+        return view
+
+    return register
+
+
+def console_views() -> list:
+    return list(_VIEWS)

@@ -13,6 +13,8 @@ from core.admin import (
     BusinessModelAdmin,
     DeletedFilter,
     ReadOnlyAdminMixin,
+    RelatedHistory,
+    RelatedHistoryMixin,
     highlight_deleted,
     money_column,
 )
@@ -114,7 +116,10 @@ class BacktestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(SpendingProfile)
-class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
+class SpendingProfileAdmin(RelatedHistoryMixin, LithicSyncColumnMixin, BusinessModelAdmin):
+    """A profile's page lists its rules, and the cards that use it (a panel of the cards app);
+    its history page also lists every change to its rules."""
+
     list_display = (
         highlight_deleted,
         "account",
@@ -143,6 +148,7 @@ class SpendingProfileAdmin(LithicSyncColumnMixin, BusinessModelAdmin):
         RECORD_FIELDSET,
     )
     inlines = (ProfileCategoryInline, BacktestInline)
+    related_histories = (RelatedHistory(ProfileCategory, parent="profile", noun="Rule"),)
     # The Lithic integration adds its own actions (lithic_integration.admin).
     actions: tuple[str, ...] = BusinessModelAdmin.actions
 

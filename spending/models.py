@@ -237,7 +237,9 @@ class ProfileCategory(BusinessModel):
         indexes = [models.Index(fields=["account"], name="profile_categories_account_idx")]
 
     def __str__(self) -> str:
-        return f"{self.rule} {self.category_id}"
+        # "ALLOWED 5812 Eating places, restaurants": the code and its name, never a row id.
+        category = self.category if self.category_id is not None else "(no category)"
+        return f"{self.rule} {category}"
 
     def clean(self):
         super().clean()

@@ -16,7 +16,7 @@ from accounts.services import account_setting_set, address_add, user_create
 from cards.models import Card, CardProduct
 from cards.services import card_issue, card_product_create
 from core.audit import system_actor
-from lithic_integration.demo import transactions_add
+from demo.bulk import transactions_add
 from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
 from spending.services import (
     backtest_record_request,

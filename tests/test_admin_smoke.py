@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from decimal import Decimal
 
@@ -40,6 +41,9 @@ from core.roles import owner_connection
 from core.soft_delete import soft_delete
 from spending.models import AuthRuleBacktest, ProfileCategory, SpendingCategory, SpendingProfile
 from spending.services import mcc_catalogue_load, profile_category_set, spending_profile_create
+from transactions.authorization import AuthorizationRequest, authorize
+from transactions.disputes import DisputeEventReport, DisputeReport, dispute_apply
+from transactions.events import Event, NetworkTransaction, transaction_apply_network
 from transactions.models import (
     AccountFunds,
     BalanceReport,
@@ -47,21 +51,23 @@ from transactions.models import (
     Dispute,
     DisputeEvent,
     LedgerEntry,
+    MerchantName,
     SpendCounter,
     Transaction,
     TransactionEnhancedData,
     TransactionEvent,
     TransactionKey,
-    TransactionStatus,
     UnmatchedAuthorization,
 )
 from webhooks.models import Webhook
+from webhooks.services import delivery_parse, webhook_receive
 
 CONSOLE_APPS = ("accounts", "spending", "cards", "transactions", "webhooks")
 # The database's own index of the transactions' ids and tokens: each shows with its transaction.
 # The security log's refusal counters: each window's count is in the log itself.
-# The overview's daily rollups: derived from the transactions, shown as the overview.
-NOT_IN_CONSOLE = {TransactionKey, SecurityRefusalWindow, DailyRollup}
+# The overview's daily rollups and the merchant names: derived from the transactions, shown as
+# the overview and used by the search.
+NOT_IN_CONSOLE = {TransactionKey, SecurityRefusalWindow, DailyRollup, MerchantName}
 PHONE = "+1 555 010 4477"
 TAX_ID = "12-3456789"
 ACCOUNT_STREET = "1 Market Street"
@@ -82,17 +88,42 @@ def admin_url(model, view: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
-def make_transaction(card: Card, **values) -> Transaction:
-    fields = {
-        "account_id": card.account_id,
-        "card": card,
-        "amount": Decimal("42.10"),
-        "status": TransactionStatus.SETTLED,
-        "merchant_descriptor": "CORNER GROCERY",
-        "mcc": "5411",
-    }
-    fields.update(values)
-    return Transaction.objects.create(**fields)
+def make_transaction(card: Card, *, amount: str = "42.10", mcc: str = "5812") -> Transaction:
+    """A purchase on `card`, decided by the authorization engine as Lithic's request would be."""
+    token = str(uuid.uuid4())
+    authorize(
+        AuthorizationRequest(
+            token=token,
+            status="AUTHORIZATION",
+            amount=Decimal(amount),
+            currency="USD",
+            card_token=str(card.lithic_card_token),
+            mcc=mcc,
+            merchant_descriptor="CORNER GROCERY",
+            merchant_city="SPRINGFIELD",
+            merchant_country="USA",
+            card_present=True,
+            created=None,
+            request_id=f"msg_{uuid.uuid4().hex}",
+        )
+    )
+    return Transaction.objects.get(token=token)
+
+
+def settle(txn: Transaction) -> TransactionEvent:
+    """Lithic's clearing of `txn`, applied as its webhook is; the clearing event."""
+    clearing = Event(token=uuid.uuid4(), type="CLEARING", amount=txn.amount, created=timezone.now())
+    card = Card.objects.get(pk=txn.card_id)
+    transaction_apply_network(
+        NetworkTransaction(
+            token=txn.token,
+            card_token=card.lithic_card_token,
+            created=txn.transaction_date,
+            events=[clearing],
+            amount=txn.amount,
+        )
+    )
+    return TransactionEvent.objects.get(token=clearing.token)
 
 
 @pytest.fixture(autouse=True)
@@ -134,54 +165,63 @@ def console(acme, customer_admin, fixture_actor) -> dict:
         last_four="4242",
         lithic_card_token=uuid.uuid4(),
     )
+    # Money rows come from the services that write them in production: the authorization
+    # engine (hold, counters, the account's funds and opening entry), Lithic's clearing
+    # (settlement entry), a request for a card unknown here, the inbox, a dispute.
     transaction = make_transaction(card)
-    event = TransactionEvent.objects.create(
-        token=uuid.uuid4(),
-        account=acme,
-        transaction=transaction,
-        type="CLEARING",
-        amount=transaction.amount,
-        created=timezone.now(),
+    event = settle(transaction)
+    transaction.refresh_from_db()
+    funds = AccountFunds.objects.get(account=acme)
+    ledger_entry = LedgerEntry.objects.get(kind="SETTLEMENT", transaction_id=transaction.pk)
+    counter = SpendCounter.objects.get(scope="CARD", owner_id=card.pk, period="life")
+    unmatched_token = str(uuid.uuid4())
+    authorize(
+        AuthorizationRequest(
+            token=unmatched_token,
+            status="AUTHORIZATION",
+            amount=Decimal("5.00"),
+            currency="USD",
+            card_token=str(uuid.uuid4()),
+            mcc="5812",
+            merchant_descriptor="CORNER GROCERY",
+            merchant_city="",
+            merchant_country="USA",
+            card_present=False,
+            created=None,
+            request_id="msg_unknown_card",
+        )
     )
-    funds = AccountFunds.objects.create(account=acme)
-    ledger_entry = LedgerEntry.objects.create(
-        account=acme, kind="OPENING", amount=acme.balance, balance_after=acme.balance
+    unmatched = UnmatchedAuthorization.objects.get(token=unmatched_token)
+    card_created = {
+        "event_type": "card.created",
+        "token": str(uuid.uuid4()),
+        "card_token": str(card.lithic_card_token),
+        "state": "OPEN",
+    }
+    webhook_receive(
+        webhook_id="msg_2f4c9a", delivery=delivery_parse(body=json.dumps(card_created).encode())
     )
-    counter = SpendCounter.objects.create(
-        account=acme, scope="CARD", owner_id=card.pk, period="life", amount=transaction.amount
-    )
-    unmatched = UnmatchedAuthorization.objects.create(
-        token=str(uuid.uuid4()), card_token=str(uuid.uuid4()), result="CARD_PAUSED", reason="x"
-    )
-    webhook = Webhook.objects.create(
-        webhook_id="msg_2f4c9a",
-        event_token=str(uuid.uuid4()),
-        event_type="card.created",
-        account=acme,
-        payload={"card_token": str(card.lithic_card_token), "state": "OPEN"},
-    )
+    webhook = Webhook.objects.get(webhook_id="msg_2f4c9a")
     security_event = security_event_record(kind="webhook_bad_signature", detail="x")
-    dispute = Dispute.objects.create(
-        token=uuid.uuid4(),
-        source="MANAGED",
-        account=acme,
-        card=card,
-        transaction=transaction,
-        case_id="ROL1",
-        amount=transaction.amount,
-        opened_at=timezone.now(),
-        lithic_updated_at=timezone.now(),
-        payload={},
+    dispute = dispute_apply(
+        DisputeReport(
+            token=uuid.uuid4(),
+            source="MANAGED",
+            opened_at=timezone.now(),
+            updated_at=timezone.now(),
+            payload={},
+            card_token=card.lithic_card_token,
+            transaction_token=transaction.token,
+            case_id="ROL1",
+            amount=transaction.amount,
+            events=[
+                DisputeEventReport(
+                    token=uuid.uuid4(), type="WORKFLOW", created=timezone.now(), action="OPENED"
+                )
+            ],
+        )
     )
-    dispute_event = DisputeEvent.objects.create(
-        token=uuid.uuid4(),
-        dispute=dispute,
-        account=acme,
-        type="WORKFLOW",
-        action="OPENED",
-        created=timezone.now(),
-        data={"type": "WORKFLOW"},
-    )
+    dispute_event = dispute.events.get()
     enhanced = TransactionEnhancedData.objects.create(
         token=uuid.uuid4(),
         account=acme,
@@ -401,6 +441,10 @@ def test_history_page_shows_request_details(console, operator_client):
     assert "Mozilla/5.0 (X11; Linux x86_64)" in content
     assert "A" * 100 not in content
     assert "test:fixtures" in content
+    # One "who" column, and the soft delete said as such (not "Changed" with an empty diff).
+    assert '<td class="history-change">Deleted</td>' in content
+    assert '<td class="history-change">Created</td>' in content
+    assert "ops@cardops.test (operations)" in content
 
 
 def test_undelete_clash_is_an_error_message(console, operator_client):
@@ -541,9 +585,9 @@ def test_transaction_changelist_queries_do_not_grow_with_rows(console, operator_
 
     assert Transaction.objects.count() == 20
     assert len(many) == len(few)
-    # Session, contexts, count, rows; and the operator's read in the security log: the
-    # chain's lock, its last row and the insert, in a savepoint.
-    assert len(few) <= 11
+    # Session, contexts, count, rows, the account filter's accounts; and the operator's read in
+    # the security log: the chain's lock, its last row and the insert, in a savepoint.
+    assert len(few) <= 12
 
 
 def test_token_search_uses_exact_uuid_match(console, operator_client):

@@ -17,7 +17,7 @@ from accounts.services import account_setting_set, address_add, user_create
 from accounts.settings_registry import REGISTRY
 from cards.services import card_issue, card_product_create, card_set_limit
 from core.audit import system_actor
-from lithic_integration.demo import transactions_add
+from demo.bulk import transactions_add
 from spending.models import ProfileCategory
 from spending.services import profile_category_set, spending_profile_create
 from tests.api_world import (

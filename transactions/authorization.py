@@ -92,7 +92,8 @@ SELECT c.id, c.account_id, c.state, c.deleted IS NOT NULL, c.spend_limit, c.spen
        COALESCE((SELECT sc.is_high_risk FROM spending_categories sc
                   WHERE sc.mcc = %(mcc)s AND sc.deleted IS NULL), false),
        (SELECT s.value FROM account_settings s
-         WHERE s.account_id = c.account_id AND s.key = %(setting)s AND s.deleted IS NULL)
+         WHERE s.account_id = c.account_id AND s.key = %(setting)s AND s.deleted IS NULL),
+       c.cardholder_id
 FROM cards c
 JOIN accounts a ON a.id = c.account_id
 LEFT JOIN spending_profiles p ON p.id = c.profile_id
@@ -102,13 +103,14 @@ WHERE c.lithic_card_token = %(card_token)s
 INSERT_TRANSACTION_SQL = """
 WITH t AS (
     INSERT INTO transactions
-        (token, account_id, card_id, profile_id, amount, settled_amount, hold_amount,
-         refunded_amount, currency, merchant_descriptor, merchant_city, merchant_country, mcc,
+        (token, account_id, card_id, cardholder_id, profile_id, amount, settled_amount,
+         hold_amount, refunded_amount, currency, merchant_descriptor, merchant_city,
+         merchant_country, mcc,
          type, status, result, declined_reason, counted, decision, transaction_date,
          created_at, updated_at, deleted)
-    VALUES (%(token)s, %(account_id)s, %(card_id)s, %(profile_id)s, %(amount)s, 0,
-            %(hold)s, 0, %(currency)s, %(descriptor)s, %(city)s, %(country)s, %(mcc)s,
-            %(type)s, %(status)s, %(result)s, %(reason)s, %(counted)s, %(decision)s::jsonb,
+    VALUES (%(token)s, %(account_id)s, %(card_id)s, %(cardholder_id)s, %(profile_id)s,
+            %(amount)s, 0, %(hold)s, 0, %(currency)s, %(descriptor)s, %(city)s, %(country)s,
+            %(mcc)s, %(type)s, %(status)s, %(result)s, %(reason)s, %(counted)s, %(decision)s::jsonb,
             %(now)s, %(now)s, %(now)s, NULL)
     RETURNING id
 )
@@ -218,6 +220,7 @@ class _Card:
     has_allow_list: bool
     mcc_high_risk: bool
     block_high_risk: bool
+    cardholder_id: int | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -300,7 +303,7 @@ def _card_from_row(row: Sequence[Any]) -> _Card:
         if isinstance(stored_setting, str):
             stored_setting = json.loads(stored_setting)
         block_high_risk = parse_setting(HIGH_RISK_SETTING, stored_setting)
-    return _Card(*row[:14], block_high_risk=bool(block_high_risk))
+    return _Card(*row[:14], block_high_risk=bool(block_high_risk), cardholder_id=row[15])
 
 
 def _card_refusal(card: _Card, request: AuthorizationRequest) -> str:
@@ -555,6 +558,7 @@ def _record_new(
     params.update(
         token=request.token,
         card_id=card.id,
+        cardholder_id=card.cardholder_id,
         profile_id=card.profile_id if counted else None,
         hold=hold,
         currency=request.currency,

@@ -435,6 +435,7 @@ def _new_transaction(report: NetworkTransaction, card: Card) -> Transaction:
         token=report.token,
         account_id=card.account_id,
         card=card,
+        cardholder_id=card.cardholder_id,
         amount=report.amount,
         currency=report.currency,
         merchant_descriptor=report.merchant_descriptor[:255],

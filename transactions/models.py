@@ -119,6 +119,18 @@ class Transaction(FinancialRecord):
         related_name="+",
         help_text="The spending profile whose limit this transaction counted against",
     )
+    # Who held the card when it was authorized: a card's cardholder may change later, and the
+    # past spend stays theirs. Empty on transactions recorded before this was kept. No index:
+    # nothing looks transactions up by cardholder, and each authorization writes one less.
+    cardholder = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        help_text="The card's holder when the transaction was authorized",
+    )
     counted = models.BooleanField(
         default=False,
         db_default=False,
@@ -169,6 +181,11 @@ class Transaction(FinancialRecord):
             # The three read paths: a card's history, an account's history, and an account's
             # transactions by status (open holds, declines) - all newest first.
             models.Index(fields=["card", "-transaction_date"], name="transactions_card_date_idx"),
+            # A merchant's transactions, newest first (the console's search by merchant).
+            models.Index(
+                fields=["merchant_descriptor", "-transaction_date"],
+                name="transactions_merchant_date_idx",
+            ),
             models.Index(
                 fields=["account", "-transaction_date"], name="transactions_account_date_idx"
             ),
@@ -653,3 +670,23 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.status} {self.merchant}: {self.count}, {self.amount}"
+
+
+class MerchantName(models.Model):
+    """Every merchant name seen in a transaction, once: what a search by part of a merchant's
+    name reads (its trigram index), before it looks up that merchant's transactions by name.
+
+    `transactions` is under row-level security, and PostgreSQL applies a LIKE (not a leakproof
+    operator) only after the policy, row by row, never through an index; this table has no
+    tenant, so its trigram index serves the search (decision 64). Filled by refresh_rollups.
+    """
+
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "merchant_names"
+        # A constraint, not `unique=True`: no second (pattern) index, which no search uses.
+        constraints = [models.UniqueConstraint(fields=["name"], name="merchant_names_name_uniq")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,4 +1,4 @@
-"""Daily rollups of transactions, and the overview's figures read from them.
+"""Daily rollups of transactions (and the merchant names seen), and the overview's figures.
 
 `rollups_refresh()` rebuilds the rollups of the most recent days (ROLLUP_RECENT_DAYS, today
 included) from the transactions dated then: each day is one range of the date index, replaced
@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from transactions.models import ZERO, DailyRollup, Transaction, TransactionStatus
+from transactions.models import ZERO, DailyRollup, MerchantName, Transaction, TransactionStatus
 
 DECLINED = TransactionStatus.DECLINED
 
@@ -53,9 +53,15 @@ def rollup_day(day: datetime.date) -> int:
         )
         for g in groups.iterator(chunk_size=5000)
     ]
+    names = {row.merchant for row in rows if row.merchant}
     with transaction.atomic():
         DailyRollup.objects.filter(day=day).delete()
         DailyRollup.objects.bulk_create(rows, batch_size=2000)
+        MerchantName.objects.bulk_create(
+            [MerchantName(name=name) for name in sorted(names)],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
     return len(rows)
 
 

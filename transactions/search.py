@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.panels import change_url
 from core.admin import SearchHit, as_uuid, search_provider
 from core.money import format_money
-from transactions.models import DailyRollup, Transaction
+from transactions.models import MerchantName, Transaction
 
 SHOWN = 10
 
@@ -31,15 +31,13 @@ def search_transactions(request, term: str) -> list[SearchHit]:
 
 @search_provider
 def search_merchants(request, term: str) -> list[SearchHit]:
-    """Merchant names from the daily rollups (one row per merchant and day, not per
-    transaction); each leads to that merchant's transactions."""
+    """Merchant names (each once, trigram-indexed); each leads to its transactions."""
     if len(term) < 2 or as_uuid(term) or not request.user.has_perm("transactions.view_transaction"):
         return []
     names = (
-        DailyRollup.objects.filter(merchant__istartswith=term)
-        .values_list("merchant", flat=True)
-        .distinct()
-        .order_by("merchant")[:SHOWN]
+        MerchantName.objects.filter(name__icontains=term)
+        .values_list("name", flat=True)
+        .order_by("name")[:SHOWN]
     )
     changelist = reverse("admin:transactions_transaction_changelist")
     return [

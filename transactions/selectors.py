@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.roles import OWN_ONLY
 from spending.models import SpendLimitDuration
@@ -123,18 +124,23 @@ def ledger_mismatches() -> list[str]:
 
 
 def transaction_list(*, actor) -> QuerySet[Transaction]:
-    """Transactions of the actor's account (of their own cards for roles limited to their own),
-    with the card and the cardholder's token (`cardholder_token`) the API shows joined in.
+    """Transactions of the actor's account (their own for roles limited to their own: made
+    while they held the card), with the card and the cardholder's token (`cardholder_token`)
+    the API shows joined in.
 
     Only the cardholder's token: a whole user row would decrypt the cardholder's personal data
     once per transaction listed."""
     transactions = (
         Transaction.objects.filter(account_id=actor.account_id)
         .select_related("card")
-        .annotate(cardholder_token=F("card__cardholder__token"))
+        # Who held the card at authorization; for older rows (not recorded then), its holder now.
+        .annotate(cardholder_token=Coalesce(F("cardholder__token"), F("card__cardholder__token")))
     )
     if actor.role in OWN_ONLY:
-        transactions = transactions.filter(card__cardholder=actor)
+        # Their own spending: not a previous holder's on a card they hold now.
+        transactions = transactions.filter(
+            Q(cardholder=actor) | Q(cardholder__isnull=True, card__cardholder=actor)
+        )
     return transactions
 
 

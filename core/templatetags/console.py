@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 
+from core import audit_trail
 from core.money import format_money
 
 register = template.Library()
@@ -25,3 +26,29 @@ def thousands(number) -> str:
         return f"{int(number):,}"
     except (TypeError, ValueError):
         return str(number)
+
+
+@register.filter
+def history_who(record) -> str:
+    """The operator or user, else the API key, else the system actor of a history row."""
+    return audit_trail.who(record)
+
+
+@register.filter
+def history_change(record) -> str:
+    """Created, Changed, Deleted or Undeleted: a soft delete is a change of `deleted`."""
+    if record.history_type == "~":
+        for change in getattr(record, "history_delta_changes", None) or ():
+            if getattr(change, "field", "") == "deleted":
+                return "Deleted" if change.new is not None else "Undeleted"
+    return audit_trail.change_kind(record)
+
+
+@register.filter
+def history_field_changes(record) -> list:
+    """The row's changes with the soft delete left out (it is the row's kind)."""
+    return [
+        change
+        for change in getattr(record, "history_delta_changes", None) or ()
+        if getattr(change, "field", "") != "deleted"
+    ]

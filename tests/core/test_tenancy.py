@@ -30,6 +30,7 @@ from tests.console import console_login
 from tests.lithic_payloads import enhanced_data
 from tests.transactions.conftest import asa_body
 from transactions.authorization import authorize, record_unmatched
+from transactions.rollups import rollups_refresh
 from webhooks.handlers import handler_for
 from webhooks.models import Webhook
 
@@ -88,6 +89,7 @@ def two_tenants(acme, globex, categories_5812):
     with system_scope("tests"):
         _world_of_every_table(acme, "acme")
         _world_of_every_table(globex, "globex")
+        rollups_refresh(days=1)  # the overview's rollups of both accounts' transactions
     return acme, globex
 
 

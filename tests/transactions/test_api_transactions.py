@@ -13,9 +13,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cards.services import card_issue
+from cards.services import card_issue, card_set_cardholder
 from core.audit import system_actor
 from core.roles import owner_connection
+from tests.transactions.conftest import asa_body
 from transactions.models import Transaction, TransactionEvent
 from transactions.selectors import transaction_list
 
@@ -376,3 +377,23 @@ def test_account_list_reads_through_the_account_date_index(customer_admin, acme,
     # Each month's partition has its own copy of the index, which the plan names.
     used = {index for index in partition_indexes("transactions_account_date_idx") if index in plan}
     assert used, plan
+
+
+def test_a_card_changing_hands_keeps_past_spend_with_its_holder(
+    api_client, asa, acme, make_card, categories, cardholder, customer_admin
+):
+    card = make_card(acme, cardholder=cardholder)
+    assert asa(asa_body(card, 1250))[1]["result"] == "APPROVED"
+    before = Transaction.objects.get()
+    card_set_cardholder(card=card, cardholder=customer_admin)
+    assert asa(asa_body(card, 700))[1]["result"] == "APPROVED"
+    after = Transaction.objects.exclude(pk=before.pk).get()
+
+    # The new holder (a plain user would see only their own) is not shown the old one's spend.
+    listed = api_client(customer_admin).get(URL, {"user": str(cardholder.token)})
+    assert tokens(listed) == [str(before.token)]
+    shown = {row["token"]: row["cardholder"] for row in listed.json()["results"]}
+    assert shown == {str(before.token): str(cardholder.token)}
+    theirs = api_client(customer_admin).get(URL, {"user": str(customer_admin.token)})
+    assert tokens(theirs) == [str(after.token)]
+    assert tokens(api_client(cardholder).get(URL)) == [str(before.token)]

@@ -5,6 +5,7 @@ import uuid
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -71,9 +72,9 @@ class TransactionFilter(django_filters.FilterSet):
     )
     user = TokenFilter(
         queryset=_users,
-        field_name="card__cardholder",
+        method="filter_cardholder",
         object_name="user",
-        help_text="The cardholder's (user's) token",
+        help_text="The cardholder's (user's) token: who held the card when it was authorized",
     )
     status = django_filters.ChoiceFilter(choices=TransactionStatus.choices)
     mcc = django_filters.CharFilter(max_length=4, help_text="Merchant category code")
@@ -93,6 +94,14 @@ class TransactionFilter(django_filters.FilterSet):
     amount_max = django_filters.NumberFilter(
         field_name="amount", lookup_expr="lte", max_digits=12, decimal_places=2
     )
+
+    def filter_cardholder(self, queryset, name, value):
+        if value is None:
+            return queryset
+        # Recorded at authorization; for older rows (not recorded then), the card's holder now.
+        return queryset.filter(
+            Q(cardholder=value) | Q(cardholder__isnull=True, card__cardholder=value)
+        )
 
     class Meta:
         model = Transaction

@@ -15,15 +15,17 @@ from django.utils import timezone
 
 from accounts.models import Account, Address, Role, User
 from cards.models import Card, CardProduct
-from lithic_integration import demo
+from demo import bulk
 from spending.models import SpendingCategory, SpendingProfile
 from transactions.models import Transaction, TransactionStatus
 
+# The bulk history alone: what these tests are about (tests/demo/test_live.py has the rest).
 SMALL_PROGRAM = {
     "accounts": 2,
     "users_per_account": 4,
     "cards_per_account": 3,
     "transactions": 500,
+    "live": 0,
     "no_progress": True,
 }
 
@@ -67,7 +69,7 @@ def test_seed_demo_creates_what_was_asked(seeded):
     # business and billing per account, shipping per user
     assert Address.objects.count() == 2 * 2 + 8
     assert "accounts           2" in seeded
-    assert "transactions       500" in seeded
+    assert "transactions       500 (500 in bulk, 0 live)" in seeded
 
 
 def test_seed_demo_loads_the_mcc_catalogue_when_missing(seeded):
@@ -108,7 +110,7 @@ def test_transactions_spread_over_the_last_year(seeded):
     assert len(set(months)) > 6
     assert not Transaction.objects.filter(transaction_date__gt=now).exists()
     assert not Transaction.objects.filter(
-        transaction_date__lt=now - datetime.timedelta(days=demo.WINDOW_DAYS + 1)
+        transaction_date__lt=now - datetime.timedelta(days=bulk.WINDOW_DAYS + 1)
     ).exists()
 
 
@@ -196,7 +198,7 @@ def test_transactions_only_adds_to_the_existing_cards(seeded):
     assert Account.objects.count() == 2
     assert Transaction.objects.count() == 620
     assert set(Transaction.objects.values_list("card_id", flat=True)) <= cards
-    assert "transactions       120" in out
+    assert "transactions       120 (120 in bulk, 0 live)" in out
 
 
 def test_transactions_only_needs_cards(db):
@@ -212,5 +214,5 @@ def test_too_few_users_for_every_role_is_refused(db):
 
 def test_generated_rows_fill_every_column_but_the_id():
     columns = {f.column for f in Transaction._meta.concrete_fields if not f.primary_key}
-    assert set(demo.TRANSACTION_COLUMNS) == columns
-    assert len(demo.TRANSACTION_COLUMNS) == len(columns)
+    assert set(bulk.TRANSACTION_COLUMNS) == columns
+    assert len(bulk.TRANSACTION_COLUMNS) == len(columns)
