@@ -32,6 +32,7 @@ from accounts.services import account_setting_set, address_add, api_key_create
 from cards.models import Card, CardProduct, CardState
 from cards.services import card_issue, card_product_create, card_set_state
 from core.admin import (
+    COUNTED_AT_MOST,
     ESTIMATED_COUNT_THRESHOLD,
     BusinessModelAdmin,
     EstimatedCountPaginator,
@@ -720,3 +721,17 @@ def test_user_list_shows_phone_last_four_only(customer_admin, operator_client):
     assert "•••• 4477" in content
     assert PHONE not in content
     assert customer_admin.date_of_birth.isoformat() not in content
+
+
+def test_a_filtered_list_counts_no_further_than_it_must(acme, operator_client, fixture_actor):
+    card = card_issue(account=acme)
+    Transaction.objects.bulk_create(
+        Transaction(account_id=acme.pk, card=card, amount=Decimal("1.00"), status="SETTLED")
+        for _ in range(COUNTED_AT_MOST + 5)
+    )
+    response = operator_client.get(
+        admin_url(Transaction, "changelist"), {"status__exact": "SETTLED"}
+    )
+    assert response.context["cl"].paginator.capped
+    assert "more than 1,000 transactions" in response.content.decode()
+    assert len(response.context["cl"].result_list) == 100
