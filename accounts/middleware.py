@@ -21,6 +21,8 @@ from core.tenancy import current_scope
 
 # The console's views that show rows: django.contrib.admin's URL names end so.
 READ_VIEWS = ("_changelist", "_change", "_history")
+# The console's own pages that show tenant rows of many models (no model admin behind them).
+READ_PAGES = frozenset({"audit", "search", "account_as_of"})
 QUERY_KEPT = 400
 # Tables whose rows are the accounts themselves (their policy compares `id`).
 TENANT_KEYED_BY_ID = ("accounts", "accounts_history")
@@ -54,10 +56,12 @@ class OperatorReadLog:
             and response.status_code == 200
             and match is not None
             and match.namespace == "admin"
-            and (match.url_name or "").endswith(READ_VIEWS)
-            and _shows_tenant_rows(match)
+            and (
+                match.url_name in READ_PAGES
+                or ((match.url_name or "").endswith(READ_VIEWS) and _shows_tenant_rows(match))
+            )
         ):
-            target = match.kwargs.get("object_id", "")
+            target = str(match.kwargs.get("object_id", match.kwargs.get("account_id", "")))
             query = request.META.get("QUERY_STRING", "")[:QUERY_KEPT]
             security_event_record(
                 kind=SecurityEventKind.OPERATOR_READ,

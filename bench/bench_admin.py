@@ -3,7 +3,7 @@ BENCH_ADMIN_ROWS transactions (default 10,000,000, in the partitioned table), in
 
 1. Load: `seed_demo` (its bulk path) up to BENCH_ADMIN_ROWS transactions, VACUUM ANALYZE, then
    `refresh_rollups` over the loaded year (timed: what a restore or a bulk load costs once).
-2. In a fresh process (ROOT_URLCONF=bench.stock_admin: the console and, at /admin/stock/, the
+2. In a fresh process (bench/settings.py: the console and, at /admin/stock/, the
    stock admin, bench/stock_admin.py), each page as a logged-in operator, p50 of
    BENCH_ADMIN_ITERATIONS requests for ours and of BENCH_ADMIN_STOCK_ITERATIONS for stock
    (its slow pages take seconds each):
@@ -147,7 +147,7 @@ def _pages_main() -> None:
 
 
 def pages_in_subprocess() -> dict[str, dict[str, float]]:
-    env = {**os.environ, "DJANGO_ROOT_URLCONF": "bench.stock_admin"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
     done = subprocess.run(
         [sys.executable, "-m", "bench.bench_admin", "pages"],
         cwd=ROOT, check=True, stdout=subprocess.PIPE, stderr=sys.stderr, text=True, env=env,

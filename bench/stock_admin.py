@@ -8,7 +8,7 @@ took the admin as it comes would have it, mounted at /admin/stock/ beside the co
 - The overview: the console's figures computed from `transactions` itself, as an overview
   without rollups would.
 
-Used only by the benchmark (ROOT_URLCONF=bench.stock_admin in its pages process).
+Used only by the benchmark (bench/settings.py, in its pages process).
 """
 
 from __future__ import annotations

@@ -92,14 +92,15 @@ def account_surface(account_id: int, at: datetime.datetime) -> list[PagePanel]:
     ]  # fmt: skip
 
 
+AS_OF_PERMISSIONS = (
+    "accounts.view_account", "accounts.view_user", "cards.view_card",
+    "spending.view_spendingprofile",
+)  # fmt: skip
+
+
 @console_view("accounts/account/<int:account_id>/as-of/", "account_as_of")
 def account_as_of(site, request, account_id: int):
-    if not (
-        request.user.has_perm("accounts.view_account")
-        and request.user.has_perm("cards.view_card")
-        and request.user.has_perm("spending.view_spendingprofile")
-        and request.user.has_perm("accounts.view_user")
-    ):
+    if not request.user.has_perms(AS_OF_PERMISSIONS):
         raise PermissionDenied
     current = Account.all_objects.filter(pk=account_id).first()
     if current is None:
@@ -130,7 +131,7 @@ def account_as_of(site, request, account_id: int):
 
 @change_page_panel(Account)
 def account_as_of_panel(request, account):
-    if not request.user.has_perm("cards.view_card"):
+    if not request.user.has_perms(AS_OF_PERMISSIONS):
         return None
     url = reverse("admin:account_as_of", args=(account.pk,))
     return PagePanel(

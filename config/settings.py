@@ -128,8 +128,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# bench_admin serves the console and, beside it, a stock admin (bench/stock_admin.py).
-ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="config.urls")
+ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 

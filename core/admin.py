@@ -243,7 +243,7 @@ class EstimatedCountPaginator(Paginator):
         queryset = self.object_list
         if not (isinstance(queryset, models.QuerySet) and queryset.ordered):
             return super().page(number)
-        if bottom > self.count // 2:
+        if bottom > self.count // 2 and not self.capped:
             from_end = self.count - top
             rows = _in_index_order(queryset.reverse()[from_end : from_end + (top - bottom)])
             rows.reverse()

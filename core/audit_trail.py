@@ -27,7 +27,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.urls import NoReverseMatch, reverse
 from simple_history.models import HistoricalChanges
 
-from core.encryption import EncryptedFieldMixin
+from core.encryption import BlindIndexField, EncryptedFieldMixin
 
 PAGE_SIZE = 50
 _NOT_SHOWN = "(personal data, not shown)"
@@ -175,6 +175,8 @@ def field_changes(record) -> list[FieldChange]:
             field = model._meta.get_field(change.field)
         except LookupError:
             field = None
+        if isinstance(field, BlindIndexField):
+            continue  # derived from personal data: its change is the encrypted field's
         if isinstance(field, EncryptedFieldMixin):
             changes.append(FieldChange(change.field, _NOT_SHOWN, _NOT_SHOWN))
         else:

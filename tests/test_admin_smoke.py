@@ -445,6 +445,12 @@ def test_history_page_shows_request_details(console, operator_client):
     # One "who" column, and the soft delete said as such (not "Changed" with an empty diff).
     assert '<td class="history-change">Deleted</td>' in content
     assert '<td class="history-change">Created</td>' in content
+    operator_client.post(
+        f"{admin_url(Account, 'changelist')}?deleted=deleted_only",
+        {"action": "undelete_selected", "_selected_action": [account.pk], "post": "yes"},
+    )
+    content = operator_client.get(admin_url(Account, "history", account.pk)).content.decode()
+    assert '<td class="history-change">Undeleted</td>' in content
     assert "ops@cardops.test (operations)" in content
 
 

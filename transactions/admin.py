@@ -54,7 +54,9 @@ from transactions.models import (
 
 
 @change_page_panel(Card)
-def card_spend_panel(request, card) -> PagePanel:
+def card_spend_panel(request, card) -> PagePanel | None:
+    if not request.user.has_perm("transactions.view_spendcounter"):
+        return None
     windows = selectors.card_limit_windows(card, timezone.now())
     return PagePanel(
         id="card-spend",

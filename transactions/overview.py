@@ -16,9 +16,10 @@ from core.money import format_money
 from core.panels import Figure, overview_panel, when
 from spending.models import SpendingCategory
 from transactions.models import TransactionStatus
-from transactions.rollups import overview
+from transactions.rollups import SPENT, overview
 
 APPROVED_STATUSES = ",".join(s for s in TransactionStatus.values if s != TransactionStatus.DECLINED)
+SPENT_STATUSES = ",".join(SPENT)
 
 
 def transactions_url(first: datetime.date, last: datetime.date, **filters: str) -> str:
@@ -58,7 +59,7 @@ def authorizations_section(request):
                    bad=bool(tally.declined)),
             Figure(f"decline-rate-{key}", _rate(tally.decline_rate), f"decline rate, {caption}"),
             Figure(f"spend-{key}", format_money(tally.spend), f"spend, {caption}",
-                   transactions_url(first, data.today, status__in=APPROVED_STATUSES)),
+                   transactions_url(first, data.today, status__in=SPENT_STATUSES)),
         ]  # fmt: skip
     return overview_panel(
         id="overview-authorizations",
@@ -79,7 +80,7 @@ def spend_section(request):
         [(f"{day.day} {day:%b}", amount) for day, amount in data.spend_by_day],
         title="Spend per day, last 30 days",
         label=format_money,
-        href=lambda i: transactions_url(days[i], days[i], status__in=APPROVED_STATUSES),
+        href=lambda i: transactions_url(days[i], days[i], status__in=SPENT_STATUSES),
     )
     return overview_panel(
         id="overview-spend", title="Spend per day (30 days)", order=20, html=chart

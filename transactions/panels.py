@@ -16,6 +16,8 @@ RECENT = 10
 
 @change_page_panel(Account)
 def account_money_panel(request, account):
+    if not request.user.has_perm("transactions.view_accountfunds"):
+        return None
     funds = AccountFunds.objects.filter(account=account).first()
     held = funds.held if funds else ZERO
     currency = account.currency

@@ -24,6 +24,8 @@ from django.utils import timezone
 from transactions.models import ZERO, DailyRollup, MerchantName, Transaction, TransactionStatus
 
 DECLINED = TransactionStatus.DECLINED
+# Spend is what is held or settled: a voided or expired authorization spent nothing.
+SPENT = (TransactionStatus.PENDING, TransactionStatus.SETTLED)
 
 
 def _day_range(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -114,7 +116,8 @@ def _tally(rows) -> Tally:
             declined += n
         else:
             approved += n
-            spend += amount
+            if status in SPENT:
+                spend += amount
     return Tally(approved=approved, declined=declined, spend=spend)
 
 
@@ -134,14 +137,14 @@ def overview(*, today: datetime.date | None = None) -> Overview:
     month = _tally((s, n, a) for _, s, n, a in by_day_status)
     spend: dict[datetime.date, Decimal] = {}
     for d, status, _, amount in by_day_status:
-        if status != DECLINED:
+        if status in SPENT:
             spend[d] = spend.get(d, ZERO) + amount
     spend_by_day = [
         (since + datetime.timedelta(days=i), spend.get(since + datetime.timedelta(days=i), ZERO))
         for i in range(OVERVIEW_DAYS)
     ]
     declined = recent.filter(status=DECLINED)
-    approved = recent.exclude(status=DECLINED)
+    approved = recent.filter(status__in=SPENT)
     result = Overview(
         today=today,
         since=since,

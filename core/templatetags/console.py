@@ -36,11 +36,17 @@ def history_who(record) -> str:
 
 @register.filter
 def history_change(record) -> str:
-    """Created, Changed, Deleted or Undeleted: a soft delete is a change of `deleted`."""
-    if record.history_type == "~":
-        for change in getattr(record, "history_delta_changes", None) or ():
-            if getattr(change, "field", "") == "deleted":
-                return "Deleted" if change.new is not None else "Undeleted"
+    """Created, Changed, Deleted or Undeleted: a soft delete is a change of `deleted`, told
+    from the row before it."""
+    if record.history_type == "~" and hasattr(record, "deleted"):
+        previous = record.prev_record
+        if previous is not None:
+            before, now = previous.deleted is not None, record.deleted is not None
+            if now and not before:
+                return "Deleted"
+            if before and not now:
+                return "Undeleted"
+        return "Changed"
     return audit_trail.change_kind(record)
 
 
@@ -50,5 +56,19 @@ def history_field_changes(record) -> list:
     return [
         change
         for change in getattr(record, "history_delta_changes", None) or ()
-        if getattr(change, "field", "") != "deleted"
+        if not _is_deleted_field(record, change)
     ]
+
+
+def _value(change, key: str):
+    return change.get(key) if isinstance(change, dict) else getattr(change, key, None)
+
+
+def _is_deleted_field(record, change) -> bool:
+    """The soft delete's column, named as simple-history names it (its verbose name)."""
+    name = str(_value(change, "field") or "")
+    try:
+        label = str(record.instance_type._meta.get_field("deleted").verbose_name)
+    except Exception:  # noqa: BLE001 - a model without soft delete
+        return False
+    return name.lower() in {"deleted", label.lower()}

@@ -16,6 +16,7 @@ from accounts.services import user_create
 from core.audit import system_actor
 from core.audit_trail import Filters, audit_page, change_kind
 from core.soft_delete import soft_delete, undelete
+from core.tenancy import no_scope
 from spending.models import SpendingProfile
 from spending.services import spending_profile_create
 from tests.conftest import PASSWORD
@@ -129,3 +130,17 @@ def test_soft_delete_and_undelete_outside_the_console_read_the_same(acme, fixtur
     undelete(obj=SpendingProfile.all_objects.get(pk=profile.pk))
     page = audit_page(Filters(type="spending.spendingprofile"))
     assert [change_kind(record) for record in page] == ["Undeleted", "Deleted", "Created"]
+
+
+def test_the_csv_streams_in_the_operators_scope_after_the_request(operator_client, changes):
+    response = operator_client.get(AUDIT, {"format": "csv"})
+    with no_scope():  # as a server streams it: after the request's middleware has ended
+        body = b"".join(response.streaming_content).decode()
+    types = {line[2] for line in csv.reader(io.StringIO(body))}
+    assert "spending.spendingprofile" in types  # a table under row-level security
+
+
+def test_reading_the_audit_trail_is_logged(operator_client, changes):
+    operator_client.get(AUDIT, {"actor": "command:setup"})
+    read = SecurityEvent.objects.filter(kind=SecurityEventKind.OPERATOR_READ).latest("seq")
+    assert read.detail.startswith("audit") and "command" in read.detail
