@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 
@@ -76,4 +76,4 @@ def bar_rows(
     return mark_safe("".join(html))  # noqa: S308 - every row is escaped by format_html
 
 
-__all__ = ["bar_rows", "column_chart", "escape"]
+__all__ = ["bar_rows", "column_chart"]

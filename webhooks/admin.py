@@ -13,12 +13,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext, quote
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from cards.models import Card
 from core.admin import FinancialRecordAdmin, PagePanel, change_page_panel
 from core.money import format_money
+from core.panels import when
 from transactions.models import Dispute, Transaction, TransactionEnhancedData
 from webhooks.models import Webhook
 from webhooks.selectors import webhook_inbox_summary
@@ -242,12 +242,6 @@ def _transaction_tokens(event_type: str, payload: dict[str, Any]) -> list[uuid.U
     )
 
 
-def _when(moment: datetime.datetime | None) -> str:
-    if moment is None:
-        return ""
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
 def _not_here(kind: str, token: uuid.UUID) -> dict[str, str]:
     return {"kind": kind, "url": "", "text": f"{token}: not recorded here (yet)"}
 
@@ -268,7 +262,7 @@ def _transaction_rows(tokens: list[uuid.UUID]) -> list[dict[str, str]]:
                 "kind": "Transaction",
                 "url": reverse("admin:transactions_transaction_change", args=(quote(txn.pk),)),
                 "text": f"{format_money(txn.amount, txn.currency)} at {merchant}, "
-                f"{txn.get_status_display().lower()}, {_when(txn.transaction_date)}",
+                f"{txn.get_status_display().lower()}, {when(txn.transaction_date)}",
             }
         )
     return rows
