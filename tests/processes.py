@@ -126,9 +126,14 @@ class PrivatePostgres(_Cluster):
         """The end of the WAL written so far, everything committed before the call included.
 
         The suite's clusters commit asynchronously, so a commit can wait in the WAL buffers
-        for a moment; one synchronous commit flushes it along with everything before it.
+        for a moment (under load, for longer than the WAL writer's 200 ms); one synchronous
+        commit flushes it along with everything before it. That commit must write WAL of its
+        own: a transaction that only took an xid commits asynchronously whatever the setting,
+        and the write position returned could then stop short of an earlier commit.
         """
-        self.psql("SET synchronous_commit = on; SELECT txid_current()")
+        self.psql(
+            "SET synchronous_commit = on; SELECT pg_logical_emit_message(true, 'wal_position', '')"
+        )
         return self.psql("SELECT pg_current_wal_lsn()")
 
 
