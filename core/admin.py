@@ -7,10 +7,12 @@ console is always soft. `FinancialRecordAdmin` is a read-only view tuned for hug
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import uuid
+from collections.abc import Iterator
 
 from django import forms
 from django.contrib import admin, messages
@@ -190,7 +192,8 @@ class EstimatedCountPaginator(Paginator):
         # Counted, up to one past COUNTED_AT_MOST: under row-level security the planner's
         # estimate of a filtered list can be far too low (decision 66), and an exact count of a
         # filter that matches much would read the table.
-        counted = queryset.order_by().values("pk")[: COUNTED_AT_MOST + 1].count()
+        with _bounded_read(queryset.db):
+            counted = queryset.order_by().values("pk")[: COUNTED_AT_MOST + 1].count()
         self.capped = counted > COUNTED_AT_MOST
         return counted
 
@@ -224,8 +227,7 @@ class EstimatedCountPaginator(Paginator):
         # Without JIT: even a plain EXPLAIN starts the executor, and once the plan's cost
         # passes jit_above_cost (a few million rows) that compiles its expressions, which
         # took longer than the planning itself (decision 48).
-        with transaction.atomic(using=queryset.db), connections[queryset.db].cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true)")
+        with _local_settings(queryset.db, jit="off"), connections[queryset.db].cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)  # noqa: S608
             plan = cursor.fetchone()[0]
         if isinstance(plan, str):
@@ -257,15 +259,45 @@ def _in_index_order(queryset) -> list:
     page's end. Under row-level security the planner underestimates how many rows a filter
     matches, by a hundred times and more; believing them few, it would read every match and
     sort them (seconds on millions of rows). Without sorting it walks the ordering's index and
-    stops at the page's last row (decision 66)."""
+    stops at the page's end (decision 66)."""
     if not isinstance(queryset, models.QuerySet):
         return list(queryset)  # sliced from rows already read
-    connection = connections[queryset.db]
+    with _bounded_read(queryset.db):
+        return list(queryset)
+
+
+@contextlib.contextmanager
+def _bounded_read(alias: str) -> Iterator[None]:
+    """A read that stops after a page, or after COUNTED_AT_MOST rows: without sorting, and
+    without JIT. The same underestimate prices such a read as the whole scan it would be if
+    few rows matched; past `jit_above_cost` PostgreSQL then spent longer compiling the plan
+    than running it (decision 67)."""
+    with _local_settings(alias, enable_sort="off", jit="off"):
+        yield
+
+
+@contextlib.contextmanager
+def _local_settings(alias: str, **values: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements of the block only, in a transaction of its own,
+    or in a savepoint of the caller's, whose other statements keep the settings they had."""
+    connection = connections[alias]
     if connection.vendor != "postgresql":
-        return list(queryset)
-    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('enable_sort', 'off', true)")
-        return list(queryset)
+        yield
+        return
+    nested = connection.in_atomic_block
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        if nested:
+            cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(values)), [*values])
+            before = dict(zip(values, cursor.fetchone(), strict=True))
+        _set_locally(cursor, values)
+        yield
+        if nested:
+            _set_locally(cursor, before)
+
+
+def _set_locally(cursor, values: dict[str, str]) -> None:
+    assignments = ", ".join(["set_config(%s, %s, true)"] * len(values))
+    cursor.execute(f"SELECT {assignments}", [item for pair in values.items() for item in pair])
 
 
 # --- Search ------------------------------------------------------------------------------------
