@@ -11,11 +11,11 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 export PYTEST_WORKERS PYTEST_ARGS
 
-.PHONY: help install run run-postgres serve-demo test bench lint fmt services-shell clean
+.PHONY: help install run run-sqlite serve-demo test bench lint fmt services-shell clean
 
 help:
-	@echo "make run             set up .env and the SQLite DB, seed demo data, start http://127.0.0.1:8000"
-	@echo "make run-postgres    the same demo on a private PostgreSQL and Redis, thrown away at exit"
+	@echo "make run             set up .env, a private PostgreSQL (var/demo-postgres) and Redis, seed demo data, start http://127.0.0.1:8000"
+	@echo "make run-sqlite      the same demo on an SQLite file, without its live activity"
 	@echo "make test            lint + migration check + pytest against private PostgreSQL and Redis"
 	@echo "make bench           run bench/run.py against private PostgreSQL and Redis"
 	@echo "make lint | fmt      ruff check and mypy / ruff format"
@@ -31,15 +31,25 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
+# The demo on a PostgreSQL of its own, kept in var/demo-postgres between runs, and a private
+# Redis: the authorization engine, the ledger and the webhook inbox are PostgreSQL's, and so is
+# row-level security (decision 68). Without PostgreSQL 15 on the machine, the SQLite demo.
+DEMO_PGDATA := var/demo-postgres
+
 run: install
 	$(PY) scripts/write_env.py
-	$(MAKE) --no-print-directory serve-demo
+	@if why=$$(SERVICES_PGDATA=$(DEMO_PGDATA) scripts/with_services.sh --probe 2>&1 >/dev/null); then \
+		DEBUG=true SERVICES_PGDATA=$(DEMO_PGDATA) scripts/with_services.sh \
+			$(MAKE) --no-print-directory serve-demo; \
+	else \
+		echo "$${why#with_services: error: }: the demo runs on SQLite, without its live activity"; \
+		$(MAKE) --no-print-directory serve-demo; \
+	fi
 
-# The same demo on a private PostgreSQL and Redis (both roles, row-level security), thrown
-# away when the server stops.
-run-postgres: install
+# The demo on the SQLite file db.sqlite3 (the .env's DATABASE_URL) and an in-process cache.
+run-sqlite: install
 	$(PY) scripts/write_env.py
-	DEBUG=true scripts/with_services.sh $(MAKE) --no-print-directory serve-demo
+	$(MAKE) --no-print-directory serve-demo
 
 serve-demo:
 	$(PY) manage.py migrate --noinput

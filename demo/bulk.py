@@ -1,7 +1,7 @@
 """The demo's transaction history, loaded in bulk: a year of card activity in seconds.
 
 One row generator (`transaction_rows`) feeds two loaders: PostgreSQL streams the rows through
-COPY, so memory stays flat at millions of rows; other databases (the SQLite of `make run`) use
+COPY, so memory stays flat at millions of rows; other databases (the SQLite of `make run-sqlite`) use
 `bulk_create` in batches. The benchmarks in bench/ load through the same generator.
 
 These rows are history as it stood before this back office kept a ledger: written directly, with

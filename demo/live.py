@@ -93,7 +93,7 @@ def live_activity_possible() -> str:
     if connection.vendor != "postgresql":
         return (
             "the authorization engine, the ledger and the webhook inbox need PostgreSQL "
-            "(`make run-postgres` shows them)"
+            "(`make run` shows them where PostgreSQL 15 is installed)"
         )
     return ""
 

@@ -6,6 +6,10 @@
 # DATABASE_ADMIN_URL (the superuser), REDIS_URL and PGBIN exported,
 # then stops both servers and deletes their data, whatever way COMMAND ends.
 # Exits with COMMAND's exit status.
+#
+# `--probe` only checks that the services can run here: prints PostgreSQL 15's bin directory, or fails.
+# SERVICES_PGDATA=DIR keeps PostgreSQL's data in DIR instead (`make run`'s demo): created on
+# the first run, reused by the next ones, with the server's durability settings left on.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -55,6 +59,26 @@ version=$("$PGBIN/initdb" --version 2>/dev/null || true)
 for tool in pg_ctl psql; do
     [[ -x $PGBIN/$tool ]] || die "$PGBIN/$tool not found"
 done
+# The kept data directory: made here, and reachable by the user the server runs as.
+keep_dir() {
+    mkdir -p "$SERVICES_PGDATA" || die "cannot create $SERVICES_PGDATA"
+    PGDATA_DIR=$(cd "$SERVICES_PGDATA" && pwd)
+    if [[ $IS_ROOT -eq 1 ]]; then
+        chown postgres: "$PGDATA_DIR"
+        runuser -u postgres -- test -w "$PGDATA_DIR" ||
+            die "the postgres user cannot reach $PGDATA_DIR (a parent directory closed to other users?)"
+    fi
+}
+
+if [[ $1 == --probe ]]; then
+    # Whether the services can run here (`make run` chooses its database by it): PostgreSQL 15,
+    # Redis or the right to install it, and the kept data directory if one is asked for.
+    # Installs and starts nothing.
+    command -v redis-server >/dev/null 2>&1 || [[ $IS_ROOT -eq 1 ]] || die "redis-server not found"
+    [[ -z ${SERVICES_PGDATA:-} ]] || keep_dir
+    echo "$PGBIN"
+    exit 0
+fi
 
 free_ports() {
     # Binds all sockets before closing any, so the ports are distinct.
@@ -130,6 +154,11 @@ read -r PG_PORT REDIS_PORT PGBOUNCER_PORT < <(free_ports 3) || true
 [[ -n ${PG_PORT:-} && -n ${REDIS_PORT:-} && -n ${PGBOUNCER_PORT:-} ]] || die "could not pick free ports"
 SVC_DIR=$(mktemp -d /tmp/with_services.XXXXXX)
 PGDATA_DIR=$SVC_DIR/data
+KEEP_PGDATA=0
+if [[ -n ${SERVICES_PGDATA:-} ]]; then
+    keep_dir
+    KEEP_PGDATA=1
+fi
 PGSOCK_DIR=$SVC_DIR/sock
 PGLOG=$SVC_DIR/postgres.log
 REDIS_PIDFILE=$SVC_DIR/redis.pid
@@ -232,18 +261,24 @@ if [[ $IS_ROOT -eq 1 ]]; then
     chown -R postgres: "$SVC_DIR"
 fi
 
-initdb_opts=(-D "$PGDATA_DIR" -A trust -U postgres --encoding=UTF8)
-if ! as_pg "$PGBIN/initdb" "${initdb_opts[@]}" --locale=C.UTF-8 >"$SVC_DIR/initdb.log" 2>&1; then
-    rm -rf "$PGDATA_DIR"
-    if ! as_pg "$PGBIN/initdb" "${initdb_opts[@]}" --locale=C >>"$SVC_DIR/initdb.log" 2>&1; then
-        tail -n 30 "$SVC_DIR/initdb.log" >&2
-        die "initdb failed"
+NEW_CLUSTER=1
+[[ $KEEP_PGDATA -eq 1 && -s $PGDATA_DIR/PG_VERSION ]] && NEW_CLUSTER=0
+if [[ $NEW_CLUSTER -eq 1 ]]; then
+    initdb_opts=(-D "$PGDATA_DIR" -A trust -U postgres --encoding=UTF8)
+    if ! as_pg "$PGBIN/initdb" "${initdb_opts[@]}" --locale=C.UTF-8 >"$SVC_DIR/initdb.log" 2>&1; then
+        find "$PGDATA_DIR" -mindepth 1 -delete
+        if ! as_pg "$PGBIN/initdb" "${initdb_opts[@]}" --locale=C >>"$SVC_DIR/initdb.log" 2>&1; then
+            tail -n 30 "$SVC_DIR/initdb.log" >&2
+            die "initdb failed (data directory $PGDATA_DIR)"
+        fi
     fi
 fi
 
-# Durability settings are off: the cluster is thrown away afterwards.
 pg_opts="-p $PG_PORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1"
-pg_opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [[ $KEEP_PGDATA -eq 0 ]]; then
+    # Durability settings are off: the cluster is thrown away afterwards.
+    pg_opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
 # PG_SHARED_BUFFERS: `make bench` gives the server a quarter of the machine's memory, as a
 # production server would have; the suite keeps it small.
 pg_opts+=" -c max_connections=200 -c shared_buffers=${PG_SHARED_BUFFERS:-256MB}"
@@ -253,12 +288,16 @@ if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGLOG" -o "$pg_opts" -w -t 60 s
     die "PostgreSQL failed to start"
 fi
 
+# Each only when missing: a kept cluster has them from its first run.
 "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 -- The owner migrates and owns the tables (CREATEDB: the test runner makes its databases);
 -- the runtime role serves, owns nothing and may not create anything (core.roles).
-CREATE ROLE app_owner WITH LOGIN PASSWORD 'app_owner' CREATEDB NOSUPERUSER NOBYPASSRLS;
-CREATE ROLE app WITH LOGIN PASSWORD 'app' NOCREATEDB NOCREATEROLE NOSUPERUSER NOBYPASSRLS;
-CREATE DATABASE app OWNER app_owner;
+SELECT 'CREATE ROLE app_owner WITH LOGIN PASSWORD ''app_owner'' CREATEDB NOSUPERUSER NOBYPASSRLS'
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_owner') \gexec
+SELECT 'CREATE ROLE app WITH LOGIN PASSWORD ''app'' NOCREATEDB NOCREATEROLE NOSUPERUSER NOBYPASSRLS'
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \gexec
+SELECT 'CREATE DATABASE app OWNER app_owner'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \gexec
 SQL
 
 REDIS_STARTED=1
@@ -328,13 +367,17 @@ export DATABASE_MIGRATE_URL="postgres://app_owner:app_owner@127.0.0.1:$PG_PORT/a
 export DATABASE_ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
-if [[ -z ${SECRET_KEY:-} ]]; then
-    SECRET_KEY=$(python3 -c "import secrets,string;a=string.ascii_letters+string.digits;print(''.join(secrets.choice(a) for _ in range(64)))")
+if [[ $KEEP_PGDATA -eq 0 ]]; then
+    # Throwaway data, throwaway keys. Kept data keeps the keys it was encrypted with: those of
+    # the caller's environment or of the project's .env, which Django reads.
+    if [[ -z ${SECRET_KEY:-} ]]; then
+        SECRET_KEY=$(python3 -c "import secrets,string;a=string.ascii_letters+string.digits;print(''.join(secrets.choice(a) for _ in range(64)))")
+    fi
+    if [[ -z ${FERNET_KEYS:-} ]]; then
+        FERNET_KEYS=$(python3 -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())")
+    fi
+    export SECRET_KEY FERNET_KEYS
 fi
-if [[ -z ${FERNET_KEYS:-} ]]; then
-    FERNET_KEYS=$(python3 -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())")
-fi
-export SECRET_KEY FERNET_KEYS
 export DEBUG="${DEBUG:-false}"
 export ALLOWED_HOSTS="${ALLOWED_HOSTS:-localhost,127.0.0.1,testserver}"
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 # The log is append-only in the database itself, so neither a bug nor a hand-written UPDATE can
-# rewrite it. SQLite (`make run` only) goes without.
+# rewrite it. SQLite (`make run-sqlite` only) goes without.
 APPEND_ONLY_SQL = """
 CREATE FUNCTION security_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

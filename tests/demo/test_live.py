@@ -214,7 +214,7 @@ def test_bad_live_counts_are_refused(db, options, message):
 
 
 def test_without_postgresql_the_default_loads_everything_in_bulk(db, monkeypatch):
-    # The SQLite of `make run`: the suite runs on PostgreSQL only, so the check is replaced.
+    # The SQLite of `make run-sqlite`: the suite runs on PostgreSQL only, so the check is replaced.
     reason = "the authorization engine needs PostgreSQL"
     monkeypatch.setattr("demo.builder.live_activity_possible", lambda: reason)
     monkeypatch.setattr("demo.management.commands.seed_demo.live_activity_possible", lambda: reason)
