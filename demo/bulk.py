@@ -1,8 +1,9 @@
 """The demo's transaction history, loaded in bulk: a year of card activity in seconds.
 
 One row generator (`transaction_rows`) feeds two loaders: PostgreSQL streams the rows through
-COPY, so memory stays flat at millions of rows; other databases (the SQLite of `make run-sqlite`) use
-`bulk_create` in batches. The benchmarks in bench/ load through the same generator.
+COPY, so memory stays flat at millions of rows; other databases (the SQLite of
+`make run-sqlite`) use `bulk_create` in batches. The benchmarks in bench/ load through the same
+generator.
 
 These rows are history as it stood before this back office kept a ledger: written directly, with
 no decision trace, events, holds or spend counters, so `check_ledger` holds on them. What the

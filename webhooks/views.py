@@ -37,8 +37,8 @@ def webhook_secrets() -> list[str]:
 @require_POST
 def lithic_webhook(request: HttpRequest) -> HttpResponse:
     if connection.vendor != "postgresql":
-        # The inbox is PostgreSQL's (ON CONFLICT, jsonb, SKIP LOCKED); the SQLite of `make run-sqlite`
-        # cannot take events, and saying so beats a 500 that Lithic would retry.
+        # The inbox is PostgreSQL's (ON CONFLICT, jsonb, SKIP LOCKED); the SQLite of
+        # `make run-sqlite` cannot take events, and saying so beats a 500 that Lithic would retry.
         return JsonResponse(
             {
                 "error": {
